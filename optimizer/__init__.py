@@ -1,0 +1,65 @@
+"""Choosing which projects to fund and with which money.
+
+Pure domain code: frozen dataclasses in, dataclasses out, money in integer cents. No web
+framework, no database; the app and the CLI call `allocate` and read the `Result`.
+"""
+
+from .flow import feasible, raisable
+from .funding import (
+    LinearRule,
+    cap_constraints,
+    check_plan,
+    full_cost_constraints,
+    fund,
+    source_amount_constraints,
+)
+from .greedy import greedy
+from .max_welfare import max_welfare
+from .model import (
+    Allocation,
+    Ballot,
+    Explanation,
+    Instance,
+    MoneyFormat,
+    Profile,
+    Project,
+    Result,
+    Source,
+    fingerprint,
+    format_cents,
+    support,
+)
+from .pabulib import Election, PabulibError, read_pabulib
+from .rules import RULES, allocate
+from .solver import SolverError
+
+__all__ = [
+    "RULES",
+    "Allocation",
+    "Ballot",
+    "Election",
+    "Explanation",
+    "Instance",
+    "LinearRule",
+    "MoneyFormat",
+    "PabulibError",
+    "Profile",
+    "Project",
+    "Result",
+    "SolverError",
+    "Source",
+    "allocate",
+    "cap_constraints",
+    "check_plan",
+    "feasible",
+    "fingerprint",
+    "format_cents",
+    "full_cost_constraints",
+    "fund",
+    "greedy",
+    "max_welfare",
+    "raisable",
+    "read_pabulib",
+    "source_amount_constraints",
+    "support",
+]

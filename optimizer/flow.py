@@ -1,0 +1,126 @@
+"""Exact funding feasibility without a solver, as a max-flow problem.
+
+Money flows from each source (capacity: its amount) to the projects it may pay for
+(capacity: what it may put into that project) and on to the projects' full costs. A set
+of projects can be funded exactly when the maximum flow covers every cost. Flows with
+integer capacities have integer optima, so this answers the integer-cents question too.
+Used to skip the solver for infeasible sets and to say how much a project could still
+raise.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from .model import Instance, Project
+
+
+class _Network:
+    """Residual graph for Edmonds-Karp (shortest augmenting paths)."""
+
+    def __init__(self, size: int) -> None:
+        self.residual: list[dict[int, int]] = [{} for _ in range(size)]
+
+    def add(self, u: int, v: int, capacity: int) -> None:
+        self.residual[u][v] = self.residual[u].get(v, 0) + capacity
+        self.residual[v].setdefault(u, 0)
+
+    def augment(self, source: int, sink: int) -> int:
+        """Push as much extra flow as possible from source to sink; return the amount."""
+        total = 0
+        while True:
+            parent = {source: source}
+            queue = deque([source])
+            while queue and sink not in parent:
+                u = queue.popleft()
+                for v, capacity in self.residual[u].items():
+                    if capacity > 0 and v not in parent:
+                        parent[v] = u
+                        queue.append(v)
+            if sink not in parent:
+                return total
+            bottleneck = None
+            v = sink
+            while v != source:
+                u = parent[v]
+                capacity = self.residual[u][v]
+                bottleneck = capacity if bottleneck is None else min(bottleneck, capacity)
+                v = u
+            assert bottleneck is not None
+            v = sink
+            while v != source:
+                u = parent[v]
+                self.residual[u][v] -= bottleneck
+                self.residual[v][u] += bottleneck
+                v = u
+            total += bottleneck
+
+
+class FundingFlow:
+    """The max-flow view of an instance, funding a growing set of projects."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self._index = {p.id: i for i, p in enumerate(instance.projects)}
+        n_sources = len(instance.sources)
+        self._first_project = 1 + n_sources
+        self._sink = self._first_project + len(instance.projects)
+        self._net = _Network(self._sink + 1)
+        for i, source in enumerate(instance.sources):
+            if source.amount:
+                self._net.add(0, 1 + i, source.amount)
+            for j, project in enumerate(instance.projects):
+                limit = source.limit(project)
+                if limit:
+                    self._net.add(1 + i, self._first_project + j, limit)
+        self.funded: set[str] = set()
+        self.raised = 0
+
+    def _node(self, project: Project) -> int:
+        return self._first_project + self._index[project.id]
+
+    def try_add(self, project_id: str) -> int:
+        """Route money to `project_id`; keep it if fully funded.
+
+        Returns the most that could be raised for it without unfunding anything already
+        added (its cost when it was added).
+        """
+        project = self.instance.projects[self._index[project_id]]
+        if project_id in self.funded:
+            return project.cost
+        if project.cost == 0:
+            self.funded.add(project_id)
+            return 0
+        saved = [dict(edges) for edges in self._net.residual]
+        self._net.add(self._node(project), self._sink, project.cost)
+        got = self._net.augment(0, self._sink)
+        if got == project.cost:
+            self.funded.add(project_id)
+            self.raised += got
+        else:
+            self._net.residual = saved
+        return got
+
+    def add_all(self, project_ids: Iterable[str]) -> bool:
+        """Add several projects; False (and nothing added) when they cannot all be funded."""
+        saved = ([dict(e) for e in self._net.residual], set(self.funded), self.raised)
+        for project_id in project_ids:
+            cost = self.instance.projects[self._index[project_id]].cost
+            if self.try_add(project_id) < cost:
+                self._net.residual, self.funded, self.raised = saved
+                return False
+        return True
+
+
+def feasible(instance: Instance, selected: Iterable[str]) -> bool:
+    """Whether every project in `selected` can be funded in full at the same time."""
+    return FundingFlow(instance).add_all(sorted(set(selected)))
+
+
+def raisable(instance: Instance, selected: Iterable[str], project_id: str) -> int:
+    """Most cents `project_id` could get while `selected` (fundable) stays fully funded."""
+    flow = FundingFlow(instance)
+    if not flow.add_all(sorted(set(selected) - {project_id})):
+        raise ValueError("the selected projects cannot be funded together")
+    return flow.try_add(project_id)

@@ -1,0 +1,256 @@
+"""The funding model: which source pays how many cents towards which selected project.
+
+The rules of a valid plan are written once, as named linear constraints produced by small
+generator functions. The PuLP models (here and in max_welfare) are built from them, and
+`check_plan` evaluates the very same constraints on a finished plan in plain Python, so
+"which rule does this plan break" has one answer everywhere.
+
+Variables are keyed ("x", source, project) for cents and ("y", project) for "selected".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import pulp
+
+from . import solver
+from .flow import feasible
+from .model import Allocation, Instance, Project, Source
+
+Var = tuple[str, ...]
+Pair = tuple[Source, Project]
+
+
+def x_key(source: str, project: str) -> Var:
+    """Key of the cents-from-source-to-project variable."""
+    return ("x", source, project)
+
+
+def y_key(project: str) -> Var:
+    """Key of the project-is-selected variable."""
+    return ("y", project)
+
+
+@dataclass(frozen=True)
+class LinearRule:
+    """sum(coef * var) <sense> rhs, with a name saying which rule of a plan it is."""
+
+    name: str
+    terms: tuple[tuple[Var, int], ...]
+    sense: str  # "<=", "==" or ">="
+    rhs: int
+
+    def holds(self, values: Mapping[Var, int]) -> bool:
+        """Evaluate on integer values (missing variables count as 0)."""
+        lhs = sum(coef * values.get(key, 0) for key, coef in self.terms)
+        if self.sense == "<=":
+            return lhs <= self.rhs
+        if self.sense == ">=":
+            return lhs >= self.rhs
+        return lhs == self.rhs
+
+
+def eligible_pairs(instance: Instance, projects: Iterable[Project] | None = None) -> list[Pair]:
+    """(source, project) pairs that can carry money: eligible, and neither side is empty."""
+    chosen = instance.projects if projects is None else tuple(projects)
+    return [(s, p) for s in instance.sources for p in chosen if s.limit(p) > 0]
+
+
+def source_amount_constraints(pairs: Sequence[Pair]) -> Iterator[LinearRule]:
+    """A source never gives more than it holds."""
+    by_source: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        by_source.setdefault(pair[0].id, []).append(pair)
+    for source_id, items in by_source.items():
+        amount = items[0][0].amount
+        terms = tuple((x_key(source_id, p.id), 1) for _, p in items)
+        yield LinearRule(f"source_amount[{source_id}]", terms, "<=", amount)
+
+
+def full_cost_constraints(
+    projects: Iterable[Project], pairs: Sequence[Pair]
+) -> Iterator[LinearRule]:
+    """A selected project gets exactly its cost; an unselected one gets nothing."""
+    by_project: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        by_project.setdefault(pair[1].id, []).append(pair)
+    for project in projects:
+        terms = tuple((x_key(s.id, project.id), 1) for s, _ in by_project.get(project.id, ()))
+        terms += ((y_key(project.id), -project.cost),)
+        yield LinearRule(f"full_cost[{project.id}]", terms, "==", 0)
+
+
+def cap_constraints(pairs: Sequence[Pair]) -> Iterator[LinearRule]:
+    """A capped grant gives at most its cap to any one project."""
+    for source, project in pairs:
+        if source.cap_per_project is not None and source.cap_per_project < project.cost:
+            key = x_key(source.id, project.id)
+            name = f"cap[{source.id},{project.id}]"
+            yield LinearRule(name, ((key, 1),), "<=", source.cap_per_project)
+
+
+def funding_constraints(projects: Sequence[Project], pairs: Sequence[Pair]) -> list[LinearRule]:
+    """All rules of a valid plan for the given projects and money-carrying pairs."""
+    return [
+        *source_amount_constraints(pairs),
+        *full_cost_constraints(projects, pairs),
+        *cap_constraints(pairs),
+    ]
+
+
+def add_rules(
+    prob: pulp.LpProblem,
+    rules: Iterable[LinearRule],
+    variables: Mapping[Var, pulp.LpVariable | int],
+    prefix: str = "c",
+) -> None:
+    """Add rules to a PuLP problem; a value in `variables` may be an LpVariable or a fixed int.
+
+    PuLP gets index-based names (ids may hold characters LP files cannot).
+    """
+    for number, rule in enumerate(rules):
+        fixed = 0
+        free: list[tuple[pulp.LpVariable, int]] = []
+        for key, coef in rule.terms:
+            value = variables[key]
+            if isinstance(value, int):
+                fixed += coef * value
+            else:
+                free.append((value, coef))
+        if not free:  # nothing for the solver to decide
+            if not LinearRule(rule.name, (), rule.sense, rule.rhs - fixed).holds({}):
+                raise ValueError(f"rule {rule.name} cannot hold")
+            continue
+        expr = pulp.lpSum(coef * var for var, coef in free)
+        rhs = rule.rhs - fixed
+        if rule.sense == "<=":
+            constraint = expr <= rhs
+        elif rule.sense == ">=":
+            constraint = expr >= rhs
+        else:
+            constraint = expr == rhs
+        prob += (constraint, f"{prefix}{number}")
+
+
+def check_plan(
+    instance: Instance, selected: Iterable[str], plan: Iterable[Allocation]
+) -> list[str]:
+    """Names of the rules `plan` breaks for funding `selected` (empty list: valid).
+
+    Plain Python, no solver: for auditing plans stored by the app or produced elsewhere.
+    """
+    projects = {p.id: p for p in instance.projects}
+    sources = {s.id: s for s in instance.sources}
+    chosen = set(selected)
+    broken = [f"unknown_project[{p}]" for p in sorted(chosen - projects.keys())]
+    values: dict[Var, int] = {y_key(p): 1 for p in chosen & projects.keys()}
+    extra_pairs: list[Pair] = []
+    for a in plan:
+        where = f"[{a.source},{a.project}]"
+        if a.source not in sources or a.project not in projects:
+            broken.append(f"unknown{where}")
+            continue
+        if not isinstance(a.cents, int) or isinstance(a.cents, bool):
+            broken.append(f"integer_cents{where}")
+            continue
+        if a.cents < 0:
+            broken.append(f"nonnegative{where}")
+        source, project = sources[a.source], projects[a.project]
+        if not source.eligible(project):
+            broken.append(f"eligible{where}")
+        key = x_key(a.source, a.project)
+        if key in values:
+            broken.append(f"duplicate{where}")
+        values[key] = values.get(key, 0) + a.cents
+        extra_pairs.append((source, project))
+    pairs = list(dict.fromkeys(eligible_pairs(instance) + extra_pairs))
+    pairs.sort(key=lambda pair: (pair[0].id, pair[1].id))
+    rules = funding_constraints(sorted(instance.projects, key=lambda p: p.id), pairs)
+    broken += [rule.name for rule in rules if not rule.holds(values)]
+    return broken
+
+
+def spending_weights(pairs: Sequence[Pair]) -> dict[tuple[str, str], int]:
+    """Integer cost per cent for each pair: spend the least flexible money first.
+
+    Sources are ranked earmarked pledges, restricted grants, unrestricted grants, pool
+    (then by id). With one strictly increasing weight per source the cents taken from
+    each source are unique: the set of achievable per-source totals is a polymatroid
+    base polytope, where any strictly ordered linear objective has a single optimum,
+    the one that fills sources greedily in rank order. The small rank(s) * rank(p) term
+    only settles which project each source pays for (the preferred sources pay the
+    lowest project ids); `big` is large enough that it can never trade against a
+    different per-source split (an exchange path has at most 2*min(S, P) edges).
+    """
+    sources = sorted({s.id: s for s, _ in pairs}.values(), key=lambda s: (s.tier, s.id))
+    projects = sorted({p.id for _, p in pairs})
+    source_rank = {s.id: i + 1 for i, s in enumerate(sources)}
+    project_rank = {p: len(projects) - i for i, p in enumerate(projects)}
+    small_max = len(sources) * len(projects)
+    big = 2 * min(len(sources), len(projects)) * small_max + 1
+    return {
+        (s.id, p.id): big * source_rank[s.id] + source_rank[s.id] * project_rank[p.id]
+        for s, p in pairs
+    }
+
+
+def _sorted_plan(cents: Mapping[tuple[str, str], int]) -> tuple[Allocation, ...]:
+    return tuple(Allocation(s, p, c) for (s, p), c in sorted(cents.items()) if c > 0)
+
+
+def _forced_plan(instance: Instance, chosen: Sequence[Project]) -> tuple[Allocation, ...] | None:
+    """When each project has one possible payer no choice is left; None if it does not fit."""
+    cents: dict[tuple[str, str], int] = {}
+    spent: dict[str, int] = {}
+    for project in chosen:
+        payers = [s for s in instance.sources if s.limit(project) > 0]
+        if project.cost == 0:
+            continue
+        (payer,) = payers
+        if payer.limit(project) < project.cost:
+            return None
+        cents[(payer.id, project.id)] = project.cost
+        spent[payer.id] = spent.get(payer.id, 0) + project.cost
+    if any(spent[s.id] > s.amount for s in instance.sources if s.id in spent):
+        return None
+    return _sorted_plan(cents)
+
+
+def fund(instance: Instance, selected: Iterable[str]) -> tuple[Allocation, ...] | None:
+    """The preferred funding plan for `selected`, or None when it cannot be funded.
+
+    Plans are sorted by (source, project) and contain no zero allocations. No solver
+    runs when every project has a single possible payer (e.g. one common pot) or when
+    the max-flow test already shows the set cannot be funded.
+    """
+    by_id = {p.id: p for p in instance.projects}
+    unknown = set(selected) - by_id.keys()
+    if unknown:
+        raise ValueError(f"unknown projects: {sorted(unknown)}")
+    chosen = sorted((by_id[p] for p in set(selected)), key=lambda p: p.id)
+    payers = {p.id: sum(1 for s in instance.sources if s.limit(p) > 0) for p in chosen}
+    if any(p.cost > 0 and payers[p.id] == 0 for p in chosen):
+        return None
+    if all(p.cost == 0 or payers[p.id] == 1 for p in chosen):
+        return _forced_plan(instance, chosen)
+    if not feasible(instance, (p.id for p in chosen)):
+        return None
+    paying = [p for p in chosen if p.cost > 0]
+    pairs = eligible_pairs(instance, paying)
+    prob = solver.new_problem("fund", maximize=False)
+    x = prob.add_variable_dicts("x", range(len(pairs)), lowBound=0, cat=pulp.LpInteger)
+    variables: dict[Var, pulp.LpVariable | int] = {y_key(p.id): 1 for p in paying}
+    variables.update({x_key(s.id, p.id): x[k] for k, (s, p) in enumerate(pairs)})
+    add_rules(prob, funding_constraints(paying, pairs), variables)
+    weights = spending_weights(pairs)
+    prob.setObjective(pulp.lpSum(weights[(s.id, p.id)] * x[k] for k, (s, p) in enumerate(pairs)))
+    status = solver.solve(prob)
+    if status != solver.OPTIMAL:
+        raise solver.SolverError(f"funding model of a feasible set ended {status}")
+    plan = _sorted_plan({(s.id, p.id): solver.int_value(x[k]) for k, (s, p) in enumerate(pairs)})
+    broken = check_plan(instance, (p.id for p in chosen), plan)
+    if broken:
+        raise solver.SolverError(f"solver plan breaks {broken}")
+    return plan

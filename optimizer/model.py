@@ -1,0 +1,326 @@
+"""Plain data for the optimizer: projects, money sources, ballots and results.
+
+Everything is a frozen dataclass holding tuples and frozensets so a result can be
+recomputed from exactly the value that produced it. Money is always integer cents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+SOURCE_KINDS = ("pool", "earmark", "grant")
+PROFILE_KINDS = ("approval", "cumulative", "ordinal")
+# Pabulib names accepted as synonyms: choose-1 is approval with one project, scoring is
+# cumulative without a fixed total.
+PROFILE_ALIASES = {"choose-1": "approval", "scoring": "cumulative"}
+
+MoneyFormat = Callable[[int], str]
+
+
+def format_cents(cents: int) -> str:
+    """Default money formatter: 123456 -> "1,234.56" (no currency, caller adds one)."""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}{whole:,}.{rest:02d}"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _freeze(obj: object, name: str, kind: type) -> None:
+    """Accept any iterable for a tuple/frozenset field, so callers may pass lists or sets."""
+    value = getattr(obj, name)
+    if value is None or isinstance(value, kind):
+        return
+    if isinstance(value, str):
+        raise ValueError(f"{name} must be a collection of ids, not one string")
+    object.__setattr__(obj, name, kind(value))
+
+
+def _check_cents(what: str, value: object) -> None:
+    if not _is_int(value) or value < 0:  # type: ignore[operator]
+        raise ValueError(f"{what} must be a non-negative integer number of cents, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project funded at its full cost or not at all."""
+
+    id: str
+    cost: int
+    category: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise ValueError(f"project id must be a non-empty string, got {self.id!r}")
+        _check_cents(f"cost of project {self.id!r}", self.cost)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A pot of money and the projects it may pay for.
+
+    kind "pool" is the residents' common pot, "earmark" a pledge tied to `projects`,
+    "grant" a seed grant that may be limited to `categories` and/or `projects` and may
+    pay at most `cap_per_project` cents towards any one project.
+    """
+
+    id: str
+    amount: int
+    kind: str = "pool"
+    projects: frozenset[str] | None = None
+    categories: frozenset[str] | None = None
+    cap_per_project: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise ValueError(f"source id must be a non-empty string, got {self.id!r}")
+        _check_cents(f"amount of source {self.id!r}", self.amount)
+        if self.kind not in SOURCE_KINDS:
+            raise ValueError(f"source {self.id!r}: kind must be one of {SOURCE_KINDS}")
+        if self.kind == "earmark" and self.projects is None:
+            raise ValueError(f"earmarked source {self.id!r} must name its projects")
+        _freeze(self, "projects", frozenset)
+        _freeze(self, "categories", frozenset)
+        if self.cap_per_project is not None:
+            _check_cents(f"cap_per_project of source {self.id!r}", self.cap_per_project)
+
+    @property
+    def restricted(self) -> bool:
+        """True when the source cannot pay for every project."""
+        return self.projects is not None or self.categories is not None
+
+    def eligible(self, project: Project) -> bool:
+        """Whether this source may pay towards `project` at all."""
+        return (self.projects is None or project.id in self.projects) and (
+            self.categories is None or project.category in self.categories
+        )
+
+    def limit(self, project: Project) -> int:
+        """Most this source could ever put into `project` (0 when not eligible)."""
+        if not self.eligible(project):
+            return 0
+        limit = min(self.amount, project.cost)
+        return limit if self.cap_per_project is None else min(limit, self.cap_per_project)
+
+    @property
+    def tier(self) -> int:
+        """Spending order: least flexible money first so the common pot keeps leftovers."""
+        if self.kind == "earmark":
+            return 0
+        if self.kind == "grant":
+            return 1 if self.restricted else 2
+        return 3
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """One voter's ballot; `points` only for cumulative ballots (same length as projects)."""
+
+    voter: str
+    projects: tuple[str, ...]
+    points: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, "projects", tuple)
+        _freeze(self, "points", tuple)
+        if len(set(self.projects)) != len(self.projects):
+            raise ValueError(f"ballot of voter {self.voter!r} names a project twice")
+        if self.points is not None:
+            if len(self.points) != len(self.projects):
+                raise ValueError(f"ballot of voter {self.voter!r}: points and projects differ")
+            if not all(_is_int(p) for p in self.points):
+                raise ValueError(f"ballot of voter {self.voter!r}: points must be integers")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """All ballots of one vote; kind says how to read them (see `support`)."""
+
+    kind: str
+    ballots: tuple[Ballot, ...]
+
+    def __post_init__(self) -> None:
+        _freeze(self, "ballots", tuple)
+        kind = PROFILE_ALIASES.get(self.kind, self.kind)
+        if kind not in PROFILE_KINDS:
+            raise ValueError(f"profile kind must be one of {PROFILE_KINDS}, got {self.kind!r}")
+        if kind == "cumulative" and any(b.points is None for b in self.ballots):
+            raise ValueError("cumulative ballots need points")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """What can be funded and with which money.
+
+    `min_support`, when set, is a threshold: projects with less support may not be
+    selected (Pabulib's min_project_score_threshold).
+    """
+
+    projects: tuple[Project, ...]
+    sources: tuple[Source, ...]
+    min_support: int | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, "projects", tuple)
+        _freeze(self, "sources", tuple)
+        for what, items in (("project", self.projects), ("source", self.sources)):
+            ids = [item.id for item in items]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"duplicate {what} id")
+        if self.min_support is not None and not _is_int(self.min_support):
+            raise ValueError("min_support must be an integer")
+
+    @classmethod
+    def single_budget(
+        cls,
+        projects: Iterable[Project],
+        budget: int,
+        *,
+        source_id: str = "pool",
+        min_support: int | None = None,
+    ) -> Instance:
+        """The classic participatory-budgeting case: one unrestricted pot."""
+        return cls(tuple(projects), (Source(source_id, budget),), min_support)
+
+    def project(self, project_id: str) -> Project:
+        """Look a project up by id (KeyError when unknown)."""
+        for project in self.projects:
+            if project.id == project_id:
+                return project
+        raise KeyError(project_id)
+
+
+def support(instance: Instance, profile: Profile) -> dict[str, int]:
+    """Total support of every project of the instance (0 when nobody voted for it).
+
+    approval/choose-1: number of approving ballots; cumulative/scoring: sum of points;
+    ordinal: Borda, a ballot of length L gives L-1-position (the last-ranked gets 0).
+    """
+    totals = {p.id: 0 for p in instance.projects}
+    kind = PROFILE_ALIASES.get(profile.kind, profile.kind)
+    for ballot in profile.ballots:
+        for position, project_id in enumerate(ballot.projects):
+            if project_id not in totals:
+                raise ValueError(f"voter {ballot.voter!r} voted for unknown project {project_id!r}")
+            if kind == "approval":
+                totals[project_id] += 1
+            elif kind == "cumulative":
+                assert ballot.points is not None  # checked by Profile
+                totals[project_id] += ballot.points[position]
+            else:
+                totals[project_id] += len(ballot.projects) - 1 - position
+    return totals
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """`cents` from `source` towards `project`."""
+
+    source: str
+    project: str
+    cents: int
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a project was or was not funded, in words and in numbers."""
+
+    project: str
+    funded: bool
+    code: str
+    text: str
+    numbers: dict[str, int] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one rule on one input, with enough to re-run and audit it."""
+
+    rule: str
+    selected: tuple[str, ...]
+    plan: tuple[Allocation, ...]
+    cost: int
+    objective: int
+    status: str
+    explanations: tuple[Explanation, ...]
+    input_sha256: str
+    seconds: float
+
+    def funded_by(self, project: str) -> dict[str, int]:
+        """Cents each source puts into `project`."""
+        return {a.source: a.cents for a in self.plan if a.project == project}
+
+    def used(self, source: str) -> int:
+        """Total cents taken from `source`."""
+        return sum(a.cents for a in self.plan if a.source == source)
+
+    def explanation(self, project: str) -> Explanation:
+        """The explanation for `project` (KeyError when unknown)."""
+        for item in self.explanations:
+            if item.project == project:
+                return item
+        raise KeyError(project)
+
+
+def _sorted_set(values: frozenset[str] | None) -> list[str] | None:
+    return None if values is None else sorted(values)
+
+
+def canonical_input(
+    instance: Instance, profile: Profile, rule: str, options: Mapping[str, object]
+) -> bytes:
+    """Canonical JSON of everything a rule reads; projects and sources sorted by id.
+
+    Ballots keep their order: they are the record of the vote.
+    """
+    data = {
+        "format": "commonpot-optimizer-input/1",
+        "rule": rule,
+        "options": dict(options),
+        "instance": {
+            "min_support": instance.min_support,
+            "projects": [
+                {"id": p.id, "cost": p.cost, "category": p.category}
+                for p in sorted(instance.projects, key=lambda p: p.id)
+            ],
+            "sources": [
+                {
+                    "id": s.id,
+                    "amount": s.amount,
+                    "kind": s.kind,
+                    "projects": _sorted_set(s.projects),
+                    "categories": _sorted_set(s.categories),
+                    "cap_per_project": s.cap_per_project,
+                }
+                for s in sorted(instance.sources, key=lambda s: s.id)
+            ],
+        },
+        "profile": {
+            "kind": profile.kind,
+            "ballots": [
+                {
+                    "voter": str(b.voter),
+                    "projects": list(b.projects),
+                    "points": None if b.points is None else list(b.points),
+                }
+                for b in profile.ballots
+            ],
+        },
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def fingerprint(
+    instance: Instance,
+    profile: Profile,
+    rule: str,
+    options: Mapping[str, object] | None = None,
+) -> str:
+    """SHA-256 of `canonical_input`, so anyone holding the input can re-run the rule."""
+    return hashlib.sha256(canonical_input(instance, profile, rule, options or {})).hexdigest()

@@ -1,0 +1,85 @@
+"""Thin wrapper around PuLP + CBC so the rest of the optimizer never sees solver details.
+
+Uses only PuLP's non-deprecated API (variables created through the problem) and the
+CBC binary shipped by cbcbox. Solver output goes to /dev/null: stdout belongs to the
+CLI's JSON.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cbcbox
+import pulp
+
+# Result.status values, best first. Anything but "optimal" means "not proven".
+OPTIMAL = "optimal"
+FEASIBLE = "feasible"  # a solution, but optimality not proven (e.g. time limit)
+INFEASIBLE = "infeasible"
+UNBOUNDED = "unbounded"
+NOT_SOLVED = "not_solved"
+_RANK = {OPTIMAL: 0, FEASIBLE: 1, NOT_SOLVED: 2, UNBOUNDED: 3, INFEASIBLE: 4}
+
+
+class SolverError(RuntimeError):
+    """The solver failed in a way that says nothing about the instance."""
+
+
+def new_problem(name: str, maximize: bool) -> pulp.LpProblem:
+    """An empty problem; variables must be added with prob.add_variable(...)."""
+    return pulp.LpProblem(name, pulp.LpMaximize if maximize else pulp.LpMinimize)
+
+
+def make_solver(time_limit: float | None = None) -> pulp.COIN_CMD:
+    """CBC with a zero gap so 'optimal' really means proven optimal; silent."""
+    return pulp.COIN_CMD(
+        path=cbcbox.cbc_bin_path(),
+        msg=False,
+        gapRel=0,
+        gapAbs=0,
+        timeLimit=time_limit,
+    )
+
+
+def status_of(status: int, sol_status: int) -> str:
+    """Map PuLP's (status, sol_status) pair to one honest word.
+
+    PuLP reports a CBC run stopped by a limit with an incumbent as status Optimal but
+    sol_status IntegerFeasible, so both must be looked at.
+    """
+    if status == pulp.LpStatusOptimal:
+        if sol_status == pulp.LpSolutionOptimal:
+            return OPTIMAL
+        if sol_status == pulp.LpSolutionIntegerFeasible:
+            return FEASIBLE
+        return NOT_SOLVED
+    if status == pulp.LpStatusInfeasible:
+        return INFEASIBLE
+    if status == pulp.LpStatusUnbounded:
+        return UNBOUNDED
+    return NOT_SOLVED
+
+
+def solve(prob: pulp.LpProblem, time_limit: float | None = None) -> str:
+    """Solve in place and return one of OPTIMAL, FEASIBLE, INFEASIBLE, UNBOUNDED, NOT_SOLVED."""
+    try:
+        prob.solve(make_solver(time_limit))
+    except pulp.PulpSolverError as exc:  # CBC crashed or wrote no solution
+        raise SolverError(str(exc)) from exc
+    return status_of(prob.status, prob.sol_status)
+
+
+def worst(*statuses: str) -> str:
+    """The least reassuring of several statuses (used to summarise a sequence of solves)."""
+    return max(statuses, key=lambda s: _RANK.get(s, len(_RANK)), default=OPTIMAL)
+
+
+def int_value(var: pulp.LpVariable | pulp.LpAffineExpression) -> int:
+    """Integer value of a solved variable or expression; refuses non-integral values."""
+    value = pulp.value(var)
+    if value is None:
+        return 0  # a variable the solver never saw (no constraint, no objective term)
+    rounded = round(value)
+    if not math.isclose(value, rounded, rel_tol=0, abs_tol=0.01):
+        raise SolverError(f"solver returned a non-integral value {value!r}")
+    return int(rounded)
