@@ -1,0 +1,99 @@
+"""commonpot: neighborhood cooperatives decide together what to fund and pool the money."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, g, has_request_context, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config
+from .extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+__version__ = "0.1.0"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(config.load(Path(app.instance_path)))
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    babel.init_app(app)
+
+    # Models of every package must be known before migrations or create_all look at metadata.
+    from pooling import models as _pooling_models  # noqa: F401
+    from surveys import models as _survey_models  # noqa: F401
+
+    from . import audit as _audit  # noqa: F401
+    from .auth.views import bp as auth_bp
+    from .people.views import bp as people_bp
+    from .rounds.views import bp as rounds_bp
+    from .web import register_template_helpers
+    from pooling.views import bp as pooling_bp
+    from surveys.views import bp as surveys_bp
+
+    for bp in (auth_bp, people_bp, rounds_bp, surveys_bp, pooling_bp):
+        app.register_blueprint(bp)
+    register_template_helpers(app)
+    from pooling.cli import register as register_commands
+
+    register_commands(app)
+
+    @app.errorhandler(403)
+    def forbidden(_e):
+        return render_template("errors/403.html"), 403
+
+    @app.errorhandler(404)
+    def not_found(_e):
+        return render_template("errors/404.html"), 404
+
+    @app.after_request
+    def commit_once(response):
+        """The request is the unit of work: commit once if it went well, else roll back."""
+        if request.method != "GET" and response.status_code < 400 and not g.get("rolled_back"):
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL and a busy timeout let the dev server and a CLI command share the SQLite file.
+
+    The driver's own transaction handling is switched off so SAVEPOINTs work (SQLAlchemy's
+    documented recipe for pysqlite); BEGIN is emitted by the listener below.
+    """
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    """A write request takes SQLite's write lock up front (BEGIN IMMEDIATE).
+
+    Otherwise two requests that both read, then write, fail with "database is locked"
+    instead of waiting their turn; reads (GET) and CLI commands keep plain BEGIN.
+    """
+    if connection.dialect.name == "sqlite":
+        writing = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")

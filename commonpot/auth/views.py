@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+
+from ..extensions import db, login_manager
+from ..models import User
+from ..web import attempt
+from . import services
+from .forms import ChangePasswordForm, LoginForm, ResetRequestForm, SetPasswordForm
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlsplit(target).netloc and target.startswith("/"):
+        return target
+    return url_for("rounds.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = attempt(form, services.authenticate, form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    form = FlaskForm()
+    if form.validate_on_submit():
+        logout_user()
+    return redirect(url_for("rounds.home"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        done = attempt(form, lambda: services.change_password(
+            current_user, form.current_password.data, form.password.data) or True)
+        if done:
+            flash("Your password was changed.", "success")
+            return redirect(url_for("rounds.home"))
+    return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        services.request_reset(form.email.data)
+        flash("If that address has an account, a link to reset the password is on its way.",
+              "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_request.html", form=form)
+
+
+@bp.route("/password/set/<token>", methods=["GET", "POST"])
+def set_password_view(token: str):
+    form = SetPasswordForm()
+    user = attempt(form, services.user_from_token, token)
+    if user is not None and form.validate_on_submit():
+        if attempt(form, lambda: services.set_password(user, form.password.data) or True):
+            login_user(user)
+            flash("Your password is saved; you are signed in.", "success")
+            return redirect(url_for("rounds.home"))
+    return render_template("auth/set_password.html", form=form, valid=user is not None)

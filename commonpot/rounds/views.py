@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..extensions import db
+from ..forms import choices
+from ..models import Community, FundingRound, Project, Role, RoundStatus
+from ..web import attempt, community_or_404, requires, round_or_404, roles
+from . import services
+from .forms import ProjectForm, RoundForm, TransitionForm
+
+bp = Blueprint("rounds", __name__)
+
+
+@bp.get("/")
+def home():
+    communities = db.session.scalars(select(Community).order_by(Community.name)).all()
+    return render_template("rounds/home.html", communities=communities)
+
+
+@bp.get("/c/<slug>/")
+def community(slug: str):
+    g.community = c = community_or_404(slug)
+    visible = roles(c)
+    query = select(FundingRound).where(FundingRound.community_id == c.id)
+    if Role.ORGANIZER not in visible:
+        query = query.where(FundingRound.status != RoundStatus.DRAFT)
+    rounds = db.session.scalars(query.order_by(FundingRound.id.desc())).all()
+    return render_template("rounds/community.html", rounds=rounds)
+
+
+@bp.get("/c/<slug>/rounds/<int:round_id>")
+def show(slug: str, round_id: int):
+    g.community = c = community_or_404(slug)
+    funding_round = round_or_404(c, round_id)
+    if funding_round.status == RoundStatus.DRAFT and Role.ORGANIZER not in roles(c):
+        abort(404)
+    form = ProjectForm()
+    form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
+    return render_template("rounds/show.html", round=funding_round, project_form=form,
+                           action_form=TransitionForm())
+
+
+def _to_utc(value, community: Community):
+    if value is None:
+        return None
+    return value.replace(tzinfo=ZoneInfo(community.timezone)).astimezone(ZoneInfo("UTC"))
+
+
+@bp.route("/c/<slug>/rounds/new", methods=["GET", "POST"])
+@requires(Role.ORGANIZER)
+def create(community: Community):
+    form = RoundForm()
+    if form.validate_on_submit():
+        funding_round = attempt(
+            form, services.create_round, community, title=form.title.data,
+            description=form.description.data or "",
+            priority_areas=form.priority_areas.data.splitlines(),
+            opens_at=_to_utc(form.opens_at.data, community),
+            closes_at=_to_utc(form.closes_at.data, community),
+            max_approvals=form.max_approvals.data, actor=current_user,
+        )
+        if funding_round:
+            flash("Round created. Add its projects and seed grants, then open it.", "success")
+            return redirect(url_for("rounds.show", slug=community.slug, round_id=funding_round.id))
+    return render_template("rounds/new.html", form=form)
+
+
+@bp.post("/c/<slug>/rounds/<int:round_id>/projects")
+@requires(Role.ORGANIZER)
+def add_project(community: Community, round_id: int):
+    funding_round = round_or_404(community, round_id)
+    form = ProjectForm()
+    form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
+    if form.validate_on_submit():
+        project = attempt(
+            form, services.add_project, funding_round, title=form.title.data,
+            description=form.description.data or "", cost_cents=form.cost.data,
+            priority_area_id=form.priority_area_id.data, lead_name=form.lead_name.data or "",
+            actor=current_user,
+        )
+        if project:
+            flash(f"Added “{project.title}”.", "success")
+            return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))
+    return render_template("rounds/show.html", round=funding_round, project_form=form,
+                           action_form=TransitionForm()), 422
+
+
+@bp.post("/c/<slug>/rounds/<int:round_id>/projects/<int:project_id>/delete")
+@requires(Role.ORGANIZER)
+def remove_project(community: Community, round_id: int, project_id: int):
+    funding_round = round_or_404(community, round_id)
+    project = db.session.get(Project, project_id)
+    form = TransitionForm()
+    if project is None or project.round_id != funding_round.id:
+        abort(404)
+    if form.validate_on_submit() and attempt(form, services.remove_project, project,
+                                             actor=current_user) is None and form.form_errors:
+        flash(form.form_errors[0], "error")
+    return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))
+
+
+@bp.post("/c/<slug>/rounds/<int:round_id>/<any(open, close):action>")
+@requires(Role.ORGANIZER)
+def change_status(community: Community, round_id: int, action: str):
+    funding_round = round_or_404(community, round_id)
+    form = TransitionForm()
+    target = RoundStatus.OPEN if action == "open" else RoundStatus.CLOSED
+    if form.validate_on_submit():
+        attempt(form, services.transition, funding_round, target, actor=current_user)
+        for message in form.form_errors:
+            flash(message, "error")
+        if not form.form_errors:
+            flash(f"The round is now {target.value}.", "success")
+    return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))

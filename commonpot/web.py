@@ -1,0 +1,107 @@
+"""What every blueprint's views share: loading a community, role checks, running a service."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, abort, g
+from flask_babel import gettext
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from .errors import DomainError, ValidationFailed
+from .extensions import db
+from .models import Community, FundingRound, Role
+from .money import format_cents
+
+
+def community_or_404(slug: str) -> Community:
+    community = db.session.scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        abort(404)
+    return community
+
+
+def round_or_404(community: Community, round_id: int) -> FundingRound:
+    funding_round = db.session.get(FundingRound, round_id)
+    if funding_round is None or funding_round.community_id != community.id:
+        abort(404)
+    return funding_round
+
+
+def roles(community: Community) -> set[Role]:
+    if not current_user.is_authenticated:
+        return set()
+    return current_user.roles_in(community.id)
+
+
+def requires(*allowed: Role) -> Callable:
+    """Signed in and holding one of these roles in the community named by the URL's slug."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        @login_required
+        def wrapped(slug: str, *args: Any, **kwargs: Any):
+            community = community_or_404(slug)
+            if not roles(community) & set(allowed):
+                abort(403)
+            g.community = community
+            return view(community, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def attempt(form, service: Callable, *args: Any, **kwargs: Any):
+    """Run a service; on a domain error undo its work and show the message on the form.
+
+    Returns the service's result, or None when it was refused.
+    """
+    try:
+        return service(*args, **kwargs)
+    except ValidationFailed as error:
+        db.session.rollback()
+        g.rolled_back = True
+        error.apply_to(form)
+    except DomainError as error:
+        db.session.rollback()
+        g.rolled_back = True
+        form.form_errors.append(str(error))
+    return None
+
+
+def register_template_helpers(app: Flask) -> None:
+    def money(cents: int | None, currency: str | None = None) -> str:
+        if cents is None:
+            return ""
+        if currency is None:
+            community = g.get("community")
+            currency = community.currency if community else "USD"
+        return format_cents(cents, currency)
+
+    def local_dt(value: datetime | None, tz: str | None = None) -> str:
+        if value is None:
+            return ""
+        if tz is None:
+            community = g.get("community")
+            tz = community.timezone if community else "UTC"
+        shown = value.astimezone(ZoneInfo(tz))
+        return shown.strftime("%-d %b %Y, %H:%M ") + (shown.tzname() or tz)
+
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["dt"] = local_dt
+    app.jinja_env.globals["Role"] = Role
+
+    @app.context_processor
+    def inject() -> dict:
+        community = g.get("community")
+        return {
+            "current_community": community,
+            "my_roles": roles(community) if community else set(),
+            "_": gettext,
+        }

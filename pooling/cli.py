@@ -1,0 +1,159 @@
+"""Command-line commands: allocate a Pabulib file, list rounds, write and verify documents.
+
+Machine-readable output (--json) goes to stdout alone; everything else to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+import optimizer
+from commonpot.extensions import db
+from commonpot.models import Community, FundingRound, RoundStatus
+from commonpot.money import format_cents
+
+from . import allocation, issuing
+from .signing import NotAPdf
+
+
+def _units(cents: int) -> str:
+    """Cents back to the file's units as a decimal string ('1548961', '12.50')."""
+    value = Decimal(cents) / 100
+    return format(value.normalize() if value == value.to_integral() else value, "f")
+
+
+@click.command("allocate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rule", type=click.Choice(sorted(optimizer.RULES)), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def allocate_command(file: Path, rule: str, as_json: bool) -> None:
+    """Run a rule on a Pabulib FILE (no database) and print the selected projects."""
+    try:
+        election = optimizer.read_pabulib(file)
+    except optimizer.PabulibError as error:
+        raise click.ClickException(f"{file}: {error}") from None
+    result = optimizer.allocate(election.instance(), election.profile, rule)
+    cost = sum(election.instance().project(p).cost for p in result.selected)
+    if as_json:
+        click.echo(json.dumps({
+            "rule": rule, "completion": None, "selected": list(result.selected),
+            "cost": _units(cost), "budget": _units(election.budget_cents),
+            "seconds": round(result.seconds, 3), "input_sha256": result.input_sha256,
+            "status": result.status,
+        }))
+        return
+    click.echo(f"{election.meta.get('description', file.name)}: rule {rule}, "
+               f"status {result.status}, {len(result.selected)} projects selected")
+    for pid in result.selected:
+        click.echo(f"  {pid:>8}  {_units(election.instance().project(pid).cost):>14}  "
+                   f"{election.names.get(pid, '')}")
+    click.echo(f"cost {_units(cost)} of budget {_units(election.budget_cents)}")
+
+
+def _funded(funding_round: FundingRound) -> list[dict]:
+    run = allocation.chosen_run(funding_round)
+    if run is None:
+        return []
+    table = allocation.plan_table(run)
+    return [{"id": row["project"].id, "title": row["project"].title,
+             "funded_cents": row["total"]} for row in table["funded"]]
+
+
+@click.command("rounds")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@with_appcontext
+def rounds_command(as_json: bool) -> None:
+    """List every community's rounds and what they funded."""
+    rows = db.session.execute(select(FundingRound, Community.slug).join(Community)
+                              .order_by(Community.slug, FundingRound.id)).all()
+    data = [{"id": r.id, "community": slug, "title": r.title, "status": r.status.value,
+             "funded": _funded(r)} for r, slug in rows]
+    if as_json:
+        click.echo(json.dumps({"rounds": data}))
+        return
+    if not data:
+        click.echo("No rounds yet.")
+    for r in data:
+        click.echo(f"#{r['id']:<4} {r['community']:<16} {r['status']:<10} {r['title']}")
+        for f in r["funded"]:
+            click.echo(f"        funded {format_cents(f['funded_cents']):>14}  {f['title']}")
+
+
+@click.command("report")
+@click.argument("round_id", type=int)
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def report_command(round_id: int, out_dir: Path) -> None:
+    """Write the round's PDFs into OUT (signed documents exactly as issued)."""
+    funding_round = db.session.get(FundingRound, round_id)
+    if funding_round is None:
+        raise click.ClickException(f"There is no round {round_id}.")
+    docs = issuing.documents_of(funding_round)
+    if not docs:
+        if funding_round.status != RoundStatus.ALLOCATED:
+            raise click.ClickException(
+                f"Round {round_id} is {funding_round.status.value}: "
+                "it has no documents until it is allocated.")
+        try:
+            docs = issuing.generate_documents(funding_round, actor=None)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for document in docs:
+        (out_dir / document.filename).write_bytes(document.pdf)
+        click.echo(f"{out_dir / document.filename}  sha256 {document.sha256}  "
+                   f"{len(document.signatures)} signature(s)", err=True)
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@with_appcontext
+def verify_command(file: Path, as_json: bool) -> None:
+    """Check FILE's signatures: intact, trusted, and covering the whole file."""
+    try:
+        verdict, issued = issuing.verify_document(file.read_bytes())
+    except NotAPdf:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "problems": ["not a PDF file"], "signers": []}))
+        click.echo(f"{file}: not a PDF file.", err=True)
+        sys.exit(2)
+    signers = [{"name": s.signer, "field": s.field,
+                "signed_at": s.signed_at.isoformat() if s.signed_at else None,
+                "intact": s.intact, "trusted": s.trusted} for s in verdict.signatures]
+    problems = list(verdict.problems)
+    if verdict.ok and issued is None:
+        problems.append("the signatures are valid, but this file is not a document this "
+                        "commonpot issued")
+    ok = verdict.ok and issued is not None
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "signers": signers, "problems": problems,
+                               "document": issued.filename if issued else None}))
+    else:
+        if ok:
+            click.echo(f"{file}: valid. Issued as {issued.filename}. Signed by:")
+            for s in signers:
+                click.echo(f"  {s['name']}  {s['signed_at'] or ''}")
+        else:
+            click.echo(f"{file}: NOT valid.", err=True)
+            for problem in problems:
+                click.echo(f"  - {problem}", err=True)
+    sys.exit(0 if ok else 1)
+
+
+def register(app) -> None:
+    from .demo import demo_command
+
+    for command in (allocate_command, rounds_command, report_command, verify_command,
+                    demo_command):
+        app.cli.add_command(command)
