@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, abort, g
 from flask_babel import gettext
+from jinja2 import pass_context
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -76,9 +77,15 @@ def attempt(form, service: Callable, *args: Any, **kwargs: Any):
 
 
 def register_template_helpers(app: Flask) -> None:
-    def money(cents: int | None, currency: str | None = None) -> str:
+    @pass_context
+    def money(ctx, cents: int | None, currency: str | None = None) -> str:
+        """Cents in the community's currency: the PDF context's, else the request's."""
         if cents is None:
             return ""
+        if currency is None:
+            document_community = ctx.get("community")
+            if isinstance(document_community, dict):
+                currency = document_community.get("currency")
         if currency is None:
             community = g.get("community")
             currency = community.currency if community else "USD"

@@ -16,8 +16,12 @@ from .models import Grant, Pledge
 MAX_PLEDGE_CENTS = 10_000_000  # $100,000: a neighbourhood pledge, not an investment fund
 
 
-def pledge_of(funding_round: FundingRound, user: User) -> Pledge | None:
-    return db.session.scalar(select(Pledge).filter_by(round_id=funding_round.id, user_id=user.id))
+def pledge_of(funding_round: FundingRound, user: User, *, lock: bool = False) -> Pledge | None:
+    """The member's pledge; `lock` row-locks it so two changes at once apply in turn."""
+    query = select(Pledge).filter_by(round_id=funding_round.id, user_id=user.id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
 
 
 def make_pledge(funding_round: FundingRound, user: User, *, amount_cents: int,
@@ -34,7 +38,7 @@ def make_pledge(funding_round: FundingRound, user: User, *, amount_cents: int,
                                            "talk to an organizer about larger amounts.")])
     if project_id is not None and project_id not in {p.id for p in funding_round.projects}:
         raise ValidationFailed([("target", "Choose the common pot or one of this round's projects.")])
-    pledge = pledge_of(funding_round, user)
+    pledge = pledge_of(funding_round, user, lock=True)
     action = "pledge.changed"
     if pledge is None:
         action = "pledge.made"
@@ -44,7 +48,7 @@ def make_pledge(funding_round: FundingRound, user: User, *, amount_cents: int,
                                 amount_cents=amount_cents, project_id=project_id)
                 db.session.add(pledge)
         except IntegrityError:  # a double submit: the other request made it, change that one
-            pledge = pledge_of(funding_round, user)
+            pledge = pledge_of(funding_round, user, lock=True)
             if pledge is None:
                 raise
     pledge.amount_cents = amount_cents

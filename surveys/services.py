@@ -21,6 +21,14 @@ def response_of(funding_round: FundingRound, user: User) -> Response | None:
                                                         user_id=user.id))
 
 
+def _locked_response(funding_round: FundingRound, user: User) -> Response | None:
+    """The member's response, row-locked so two edits at once apply one after the other."""
+    return db.session.scalar(
+        select(Response).filter_by(round_id=funding_round.id, user_id=user.id)
+        .with_for_update().execution_options(populate_existing=True)
+    )
+
+
 def _check(funding_round: FundingRound, rankings: dict[int, int], approvals: set[int]) -> None:
     errors: list[tuple[str | None, str]] = []
     areas = {a.id for a in funding_round.priority_areas}
@@ -49,19 +57,19 @@ def submit_response(funding_round: FundingRound, user: User, *, rankings: dict[i
     if not user.has_role(funding_round.community_id, Role.RESIDENT):
         raise ValidationFailed([(None, "Only members of this community can answer.")])
     _check(funding_round, rankings, approvals)
-    response = response_of(funding_round, user)
+    response = _locked_response(funding_round, user)
+    action = "response.updated"
     if response is None:
         try:
             with db.session.begin_nested():
                 response = Response(round=funding_round, user=user, receipt_code=receipt_code())
                 db.session.add(response)
+            action = "response.created"
         except IntegrityError:  # the same member submitted twice at once: keep one response
-            response = response_of(funding_round, user)
+            response = _locked_response(funding_round, user)
             if response is None:
                 raise
-        action = "response.created"
-    else:
-        action = "response.updated"
+    if action == "response.updated":
         # Delete the old answers first: the unique (response, rank) must never see both.
         response.rankings.clear()
         response.votes.clear()

@@ -1,0 +1,527 @@
+"""A community's signing authority, its members' credentials, and PAdES signatures on PDFs.
+
+Pure functions over bytes (no Flask, no database) so the app decides where keys live.
+Keys and certificates come from ``cryptography``; signing and validation from pyHanko.
+Validation never touches the network: a community's authority publishes no CRL or OCSP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.pdf_utils import generic, layout
+from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.sign import fields, signers
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.stamp import TextStampStyle
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+# RFC 9336 id-kp-documentSigning; emailProtection too, because older Acrobat releases
+# only accept that one on document signatures.
+DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+CLOCK_SKEW = timedelta(minutes=5)  # so a cert is valid on a server whose clock lags a little
+
+# Stamp zone on the last page, in PDF points from the bottom-left corner. The templates
+# (templates/pdf/document.css, @page signatures) keep this band empty: 86 mm bottom margin.
+MM = 72 / 25.4
+STAMP_MARGIN_X = 18 * MM  # same as the pages' side margins
+STAMP_ZONE_BOTTOM = 18 * MM  # the page-number footer sits below this
+STAMP_ZONE_TOP = 77 * MM
+STAMP_COLUMNS = 3
+STAMP_ROWS = 3
+STAMP_GAP_X = 4 * MM
+STAMP_GAP_Y = 3 * MM
+A4 = (595.28, 841.89)
+UNKNOWN = "an unknown signer"
+log = logging.getLogger(__name__)
+DER = serialization.Encoding.DER
+_PLAIN = serialization.NoEncryption()
+
+# Helvetica (a standard font: nothing to embed) at 9/10 pt, four lines, left-aligned.
+# sign_pdf swaps in a font whose average width fits the actual text (_stamp_style).
+_FLUSH = layout.SimpleBoxLayoutRule(
+    x_align=layout.AxisAlignment.ALIGN_MIN, y_align=layout.AxisAlignment.ALIGN_MID
+)
+STAMP_STYLE = TextStampStyle(
+    stamp_text="%(heading)s\n%(signer)s\n%(role)s\n%(ts)s",
+    timestamp_format="%d %b %Y, %H:%M %Z",
+    text_box_style=TextBoxStyle(
+        font=SimpleFontEngineFactory("Helvetica", 0.55),
+        font_size=9,
+        leading=10,
+        box_layout_rule=_FLUSH,  # no inner padding; the stamp's margins below do that
+    ),
+    inner_content_layout=_FLUSH.substitute_margins(
+        layout.Margins(left=8, right=6, top=4, bottom=5)
+    ),
+    border_width=1,
+    border_color=(0.12, 0.44, 0.36),  # the templates' accent colour
+    background=None,
+)
+
+
+class NotAPdf(ValueError):
+    """The bytes are not a PDF at all, so there is nothing to verify."""
+
+
+@dataclass(frozen=True)
+class Authority:
+    key_pem: bytes
+    cert_pem: bytes
+
+
+@dataclass(frozen=True)
+class Credential:
+    key_pem: bytes
+    cert_pem: bytes
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    field: str
+    signer: str
+    signed_at: datetime | None
+    intact: bool
+    trusted: bool
+    covers_whole_file: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    signatures: tuple[SignatureInfo, ...]
+    problems: tuple[str, ...]
+
+
+# --- keys and certificates -------------------------------------------------------------
+
+
+def create_authority(
+    community_name: str, *, valid_days: int = 3650, passphrase: bytes | None = None
+) -> Authority:
+    """Self-signed CA that issues board members' credentials; its cert is the trust root."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, _fit(f"{community_name} signing authority")),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(community_name)),
+        ]
+    )
+    until = datetime.now(UTC) + timedelta(days=valid_days)
+    extensions = [
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        (_key_usage(key_cert_sign=True, crl_sign=True), True),
+    ]
+    cert = _certificate(name, name, key, key, until, extensions)
+    return Authority(key_pem=_key_pem(key, passphrase), cert_pem=_cert_pem(cert))
+
+
+def issue_credential(
+    authority: Authority,
+    *,
+    name: str,
+    email: str,
+    role: str,
+    valid_days: int = 1825,
+    passphrase: bytes | None = None,
+    authority_passphrase: bytes | None = None,
+) -> Credential:
+    """A board member's signing certificate, issued by the community's authority.
+
+    ``passphrase`` encrypts the new key and also unlocks the authority's key unless
+    ``authority_passphrase`` is given (the app uses one passphrase for both).
+    """
+    ca_key = _load_key(authority.key_pem, authority_passphrase or passphrase)
+    ca_cert = x509.load_pem_x509_certificate(authority.cert_pem)
+    org = ca_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, _fit(name))]
+    if org:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, str(org[0].value)))
+    if role:
+        attributes.append(x509.NameAttribute(NameOID.TITLE, _fit(role)))
+    attributes.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email))
+    key = ec.generate_private_key(ec.SECP256R1())
+    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    # A credential never outlives the authority that vouches for it.
+    until = min(datetime.now(UTC) + timedelta(days=valid_days), ca_cert.not_valid_after_utc)
+    extensions = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (_key_usage(digital_signature=True, content_commitment=True), True),
+        (x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), False),
+        (x509.SubjectAlternativeName([x509.RFC822Name(email)]), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False),
+    ]
+    cert = _certificate(x509.Name(attributes), ca_cert.subject, key, ca_key, until, extensions)
+    return Credential(key_pem=_key_pem(key, passphrase), cert_pem=_cert_pem(cert))
+
+
+def _certificate(
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    issuer_key: CertificateIssuerPrivateKeyTypes,
+    until: datetime,
+    extensions: list[tuple[x509.ExtensionType, bool]],
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - CLOCK_SKEW)
+        .not_valid_after(until)
+    )
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    for extension, critical in [*extensions, (ski, False)]:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+_USAGES = (
+    "digital_signature content_commitment key_encipherment data_encipherment key_agreement "
+    "key_cert_sign crl_sign encipher_only decipher_only"
+).split()
+
+
+def _key_usage(**granted: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(**(dict.fromkeys(_USAGES, False) | granted))
+
+
+def _fit(value: str, limit: int = 64) -> str:
+    """X.520 caps CN, O and title at 64 (cryptography counts UTF-8 bytes); shorten, don't crash."""
+    value = value.strip()
+    if not value:
+        raise ValueError("certificate names must not be empty")
+    if len(value.encode()) <= limit:
+        return value
+    while len((value + "…").encode()) > limit:
+        value = value[:-1]
+    return value.rstrip() + "…"
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None) -> bytes:
+    lock = serialization.BestAvailableEncryption(passphrase) if passphrase else _PLAIN
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, lock)
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _load_key(key_pem: bytes, passphrase: bytes | None) -> CertificateIssuerPrivateKeyTypes:
+    """Decrypt a stored key; a passphrase given for an unencrypted key is simply unused."""
+    encrypted = b"ENCRYPTED" in key_pem[:200]
+    try:
+        key = serialization.load_pem_private_key(
+            key_pem, password=passphrase if encrypted else None
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "the private key is encrypted; its passphrase is missing or wrong"
+        ) from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ValueError("only EC and RSA signing keys are supported")
+    return key
+
+
+# --- signing ----------------------------------------------------------------------------
+
+
+def sign_pdf(
+    pdf: bytes,
+    credential: Credential,
+    authority_cert_pem: bytes,
+    *,
+    field_name: str,
+    signer_name: str,
+    role: str,
+    reason: str,
+    passphrase: bytes | None = None,
+    signed_at: datetime | None = None,
+    stamp_heading: str = "Digitally signed",
+) -> bytes:
+    """Add one PAdES B-B signature as an incremental update, keeping earlier signatures valid.
+
+    Each signer gets a new field with a visible stamp on the last page (see ``stamp_box``);
+    past the zone's capacity the signature is still added, just without a stamp.
+    ``signed_at`` defaults to now; a naive datetime is taken as UTC. ``stamp_heading`` is
+    the stamp's first line, so the app can pass it translated.
+    """
+    key = _load_key(credential.key_pem, passphrase)
+    cert = x509.load_pem_x509_certificate(credential.cert_pem)
+    authority = x509.load_pem_x509_certificate(authority_cert_pem)
+    try:
+        cert.verify_directly_issued_by(authority)
+    except (ValueError, TypeError) as exc:
+        # Catch it here: otherwise the mistake only shows when someone verifies.
+        raise ValueError("this credential was not issued by the given authority") from exc
+    when = (signed_at or datetime.now(UTC)).replace(microsecond=0)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    taken = [name for name, _, _ in fields.enumerate_sig_fields(writer.prev)]
+    if field_name in taken:
+        raise ValueError(f"the document already has a signature field named {field_name!r}")
+    box = stamp_box(len(taken), _page_size(writer.prev, -1))
+
+    der_key = key.private_bytes(DER, serialization.PrivateFormat.PKCS8, _PLAIN)
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(DER)),
+        signing_key=asn1_keys.PrivateKeyInfo.load(der_key),
+        # The authority's cert rides along, so any verifier can build the chain.
+        cert_registry=SimpleCertificateStore.from_certs(
+            [asn1_x509.Certificate.load(authority.public_bytes(DER))]
+        ),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        name=signer_name,
+    )
+    text = {"heading": stamp_heading, "signer": signer_name, "role": role}
+    text = {key: _stamp_text(value) for key, value in text.items()}
+    lines = [*text.values(), when.strftime(STAMP_STYLE.timestamp_format)]
+    pdf_signer = signers.PdfSigner(
+        meta,
+        signer,
+        stamp_style=_stamp_style(lines),
+        new_field_spec=fields.SigFieldSpec(field_name, on_page=-1, box=box),
+    )
+    out = asyncio.run(_sign(pdf_signer, writer, when, text))
+    return out.getvalue()
+
+
+async def _sign(
+    pdf_signer: signers.PdfSigner,
+    writer: IncrementalPdfFileWriter,
+    when: datetime,
+    text_params: dict[str, str],
+) -> BytesIO:
+    """PdfSigner.async_sign_pdf, step by step, because only the session takes a signing time."""
+    session = pdf_signer.init_signing_session(writer)
+    session.system_time = when
+    validation_info = await session.perform_presign_validation(writer)
+    reserved = await session.estimate_signature_container_size(validation_info, tight=False)
+    tbs = session.prepare_tbs_document(
+        validation_info=validation_info,
+        bytes_reserved=reserved,
+        appearance_text_params=text_params,
+    )
+    prepared, output = tbs.digest_tbs_document(output=BytesIO())
+    post = await tbs.perform_signature(
+        document_digest=prepared.document_digest,
+        pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=when),
+    )
+    await post.post_signature_processing(output)
+    return output
+
+
+def stamp_box(index: int, page_size: tuple[float, float] = A4) -> tuple[int, int, int, int] | None:
+    """Box of the ``index``-th stamp (0-based): rows of three filling the zone top-down.
+
+    Returns None (an invisible signature) once the zone is full, never a box over text.
+    """
+    if index >= STAMP_COLUMNS * STAMP_ROWS:
+        return None
+    width = page_size[0]
+    row, column = divmod(index, STAMP_COLUMNS)
+    stamp_w = (width - 2 * STAMP_MARGIN_X - (STAMP_COLUMNS - 1) * STAMP_GAP_X) / STAMP_COLUMNS
+    stamp_h = (STAMP_ZONE_TOP - STAMP_ZONE_BOTTOM - (STAMP_ROWS - 1) * STAMP_GAP_Y) / STAMP_ROWS
+    x1 = STAMP_MARGIN_X + column * (stamp_w + STAMP_GAP_X)
+    y2 = STAMP_ZONE_TOP - row * (stamp_h + STAMP_GAP_Y)
+    return (round(x1), round(y2 - stamp_h), round(x1 + stamp_w), round(y2))
+
+
+def _page_size(reader: PdfFileReader, page_ix: int) -> tuple[float, float]:
+    """Width and height of a page, following /Parent for an inherited MediaBox."""
+    node: generic.PdfObject | None = reader.find_page_for_modification(page_ix)[0].get_object()
+    while isinstance(node, generic.DictionaryObject):
+        if "/MediaBox" in node:
+            x1, y1, x2, y2 = (float(v) for v in node["/MediaBox"])
+            return abs(x2 - x1), abs(y2 - y1)
+        node = node["/Parent"] if "/Parent" in node else None
+    return A4
+
+
+# Helvetica advance widths (AFM, 1/1000 em) for ASCII 32..126, to size stamp text honestly.
+_HELVETICA = dict(
+    zip(
+        map(chr, range(32, 127)),
+        map(
+            int,
+            """278 278 355 556 556 889 667 191 333 333 389 584 278 333 278 278 556 556 556 556
+            556 556 556 556 556 556 278 278 584 584 584 556 1015 667 667 722 722 667 611 778
+            722 278 500 667 556 833 722 778 667 778 722 667 611 722 667 944 667 667 611 278 278
+            278 469 556 333 556 556 500 556 556 278 556 556 222 222 500 222 833 556 556 556 556
+            333 500 278 556 500 722 500 500 500 334 260 334 584""".split(),
+        ),
+        strict=True,
+    )
+)
+
+
+def _stamp_style(lines: list[str]) -> TextStampStyle:
+    """The stamp style with an average glyph width that makes the widest line fit.
+
+    pyHanko sizes text as characters x average width; feeding it the real widest line's
+    width means long or capital-heavy names shrink to fit instead of crossing the border.
+    """
+    widest = max(sum(_HELVETICA.get(_base(c), 667) for c in line) for line in lines) / 1000
+    average = widest / max(len(line) for line in lines)
+    font = SimpleFontEngineFactory("Helvetica", average)
+    return replace(STAMP_STYLE, text_box_style=replace(STAMP_STYLE.text_box_style, font=font))
+
+
+def _base(char: str) -> str:
+    return unicodedata.normalize("NFKD", char)[:1] or char
+
+
+# Letters NFKD does not reduce to ASCII.
+_FOLD = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Œ": "OE", "œ": "oe", "ı": "i"})
+
+
+def _stamp_text(value: str) -> str:
+    """Fit text to the stamp's standard font, which only has Latin-1 glyphs (WinAnsi).
+
+    Accents outside Latin-1 are dropped, other scripts left out; the signature itself
+    still carries the full name from the certificate.
+    """
+    out = []
+    for char in value.translate(_FOLD):
+        if 0x20 <= ord(char) < 0x7F or (0xA1 <= ord(char) <= 0xFF and char != "\xad"):
+            out.append(char)
+        elif char.isspace():
+            out.append(" ")
+        else:
+            out.append(unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode())
+    return " ".join("".join(out).split()) or "?"
+
+
+# --- verification -----------------------------------------------------------------------
+
+
+def verify_pdf(pdf: bytes, trusted_roots: list[bytes]) -> Verdict:
+    """Check every signature offline; ok only if all hold and the last one covers the file.
+
+    Raises NotAPdf for bytes that are not a readable PDF; any other defect becomes a
+    problem sentence in the verdict, never an exception.
+    """
+    if not pdf.startswith(b"%PDF-"):
+        raise NotAPdf("the file is not a PDF")
+    try:
+        reader = PdfFileReader(BytesIO(pdf))
+        found = list(fields.enumerate_sig_fields(reader, filled_status=True))
+    except Exception as exc:  # pyHanko raises many types on malformed files
+        raise NotAPdf(f"the PDF could not be read: {exc}") from exc
+    try:
+        roots = [asn1_x509.Certificate.load(_der(pem)) for pem in trusted_roots]
+    except Exception as exc:
+        raise ValueError("a trusted root is not a PEM certificate") from exc
+
+    embedded: list[EmbeddedPdfSignature] = []
+    unreadable: list[SignatureInfo] = []
+    problems: list[str] = []
+    for name, _value, field_ref in found:
+        try:
+            sig = EmbeddedPdfSignature(reader, field_ref, name)
+            if sig.sig_object_type == "/Sig":  # document timestamps are not signers
+                embedded.append(sig)
+        except Exception:  # a garbled signature must not take the whole check down
+            log.info("unreadable signature %r", name, exc_info=True)
+            unreadable.append(SignatureInfo(str(name), UNKNOWN, None, False, False, False))
+            problems.append(f"Signature '{name}' could not be read: its data is damaged.")
+    embedded.sort(key=lambda sig: sig.signed_revision)
+
+    infos: list[SignatureInfo] = []
+    for position, sig in enumerate(embedded, start=1):
+        # With an unreadable signature around, "the last one" is unknowable; it failed anyway.
+        last = position == len(embedded) and not unreadable
+        info, trouble = _check(sig, roots, last=last)
+        infos.append(info)
+        problems.extend(trouble)
+    if not found:
+        problems.append("The document carries no signatures.")
+    signatures = tuple(infos + unreadable)
+    return Verdict(ok=not problems and bool(infos), signatures=signatures, problems=tuple(problems))
+
+
+def _check(
+    sig: EmbeddedPdfSignature, roots: list[asn1_x509.Certificate], *, last: bool
+) -> tuple[SignatureInfo, list[str]]:
+    """One signature's facts and the sentences describing whatever is wrong with it."""
+    field = str(sig.field_name)
+    signer = UNKNOWN
+    try:
+        signer = _common_name(sig.signer_cert)
+        # A fresh context per signature: pyHanko closes it after each validation.
+        context = ValidationContext(
+            trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail"
+        )
+        status = validate_pdf_signature(sig, context)
+    except Exception:  # a garbled signature must not take the whole check down
+        log.info("signature %r could not be validated", field, exc_info=True)
+        info = SignatureInfo(field, signer, None, False, False, False)
+        return info, [f"Signature '{field}' by {signer} could not be checked: its data is damaged."]
+
+    who = f"Signature '{field}' by {signer}"
+    intact = status.intact and status.valid
+    whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    problems = []
+    if not intact:
+        problems.append(f"{who}: the document was changed after it was signed.")
+    elif not status.trusted:
+        problems.append(f"{who}: {_trust_problem(signer, status.trust_problem_indic)}")
+    if intact and last and not whole:
+        problems.append(f"{who}: bytes were added after the last signature.")
+    elif intact and not last and status.docmdp_ok is False:
+        # Later revisions may only add signatures; pyHanko's diff analysis judges that.
+        problems.append(
+            f"{who}: the document was changed after it was signed, "
+            "beyond adding further signatures."
+        )
+    info = SignatureInfo(field, signer, status.signer_reported_dt, intact, status.trusted, whole)
+    return info, problems
+
+
+def _trust_problem(signer: str, indic: AdESSubIndic | None) -> str:
+    """Plain words for the AdES sub-indication pyHanko reports on an untrusted signer."""
+    if indic in (AdESIndeterminate.EXPIRED, AdESIndeterminate.OUT_OF_BOUNDS_NO_POE):
+        return f"{signer}'s certificate has expired."
+    if indic in (AdESFailure.NOT_YET_VALID, AdESIndeterminate.NOT_YET_VALID):
+        return f"{signer}'s certificate was not yet valid."
+    if indic == AdESIndeterminate.SIG_CONSTRAINTS_FAILURE:
+        return f"{signer}'s certificate is not meant for signing documents."
+    if indic is None or indic == AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND:
+        return f"{signer}'s certificate was not issued by a trusted signing authority."
+    return f"{signer}'s certificate could not be validated ({indic.name.lower()})."
+
+
+def _common_name(cert: asn1_x509.Certificate) -> str:
+    return str(cert.subject.native.get("common_name") or cert.subject.human_friendly)
+
+
+def _der(pem: bytes) -> bytes:
+    return x509.load_pem_x509_certificate(pem).public_bytes(DER)
