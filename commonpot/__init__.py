@@ -34,15 +34,15 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # Models of every package must be known before migrations or create_all look at metadata.
     from pooling import models as _pooling_models  # noqa: F401
+    from pooling.views import bp as pooling_bp
     from surveys import models as _survey_models  # noqa: F401
+    from surveys.views import bp as surveys_bp
 
     from . import audit as _audit  # noqa: F401
     from .auth.views import bp as auth_bp
     from .people.views import bp as people_bp
     from .rounds.views import bp as rounds_bp
     from .web import register_template_helpers
-    from pooling.views import bp as pooling_bp
-    from surveys.views import bp as surveys_bp
 
     for bp in (auth_bp, people_bp, rounds_bp, surveys_bp, pooling_bp):
         app.register_blueprint(bp)

@@ -7,5 +7,8 @@ from flask.cli import FlaskGroup
 
 from . import create_app
 
-main = FlaskGroup(create_app=create_app, add_version_option=True,
-                  help="commonpot: decide together what to fund, and pool the money to fund it.")
+main = FlaskGroup(
+    create_app=create_app,
+    add_version_option=True,
+    help="commonpot: decide together what to fund, and pool the money to fund it.",
+)

@@ -9,7 +9,6 @@ from wtforms.widgets import TextInput
 
 from .money import format_cents, parse_cents
 
-
 # The demo uses RFC 2606's .example addresses and the tests .test ones; email-validator
 # refuses those special-use domains unless they are taken off its documented list.
 email_validator.SPECIAL_USE_DOMAIN_NAMES = [
@@ -22,8 +21,9 @@ class MoneyField(Field):
 
     widget = TextInput()
 
-    def __init__(self, label=None, validators=None, minimum: int = 1, maximum: int | None = None,
-                 **kwargs):
+    def __init__(
+        self, label=None, validators=None, minimum: int = 1, maximum: int | None = None, **kwargs
+    ):
         super().__init__(label, validators, **kwargs)
         self.minimum, self.maximum = minimum, maximum
         self.render_kw = {"inputmode": "decimal", **(self.render_kw or {})}
@@ -56,3 +56,10 @@ class MoneyField(Field):
 def choices(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms 3.3 wants them."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class ErrorSlot:
+    """Where a form shows messages about a group of fields (e.g. a whole ranking)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []

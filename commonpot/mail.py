@@ -17,8 +17,11 @@ def send_mail(to: str, subject: str, body: str) -> None:
     message["Subject"] = subject
     message.set_content(body)
     if not cfg.get("MAIL_SERVER"):
-        print(f"--- mail (no MAIL_SERVER set) ---\n{message}\n--- end of mail ---",
-              file=sys.stderr, flush=True)
+        print(
+            f"--- mail (no MAIL_SERVER set) ---\n{message}\n--- end of mail ---",
+            file=sys.stderr,
+            flush=True,
+        )
         current_app.extensions.setdefault("outbox", []).append(message)
         return
     with smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=20) as smtp:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, abort, g
 from flask_babel import gettext
-from jinja2 import pass_context
 from flask_login import current_user, login_required
+from jinja2 import pass_context
 from sqlalchemy import select
 
 from .errors import DomainError, ValidationFailed

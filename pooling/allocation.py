@@ -33,44 +33,63 @@ RULES = {"max-welfare": "Maximum support (optimal)", "greedy": "Greedy by suppor
 def build_input(funding_round: FundingRound) -> tuple[optimizer.Instance, optimizer.Profile]:
     """The optimizer's view of the round: the pool, each earmark, each grant; the ballots."""
     projects = tuple(
-        optimizer.Project(str(p.id), p.cost_cents,
-                          str(p.priority_area_id) if p.priority_area_id else None)
+        optimizer.Project(
+            str(p.id), p.cost_cents, str(p.priority_area_id) if p.priority_area_id else None
+        )
         for p in funding_round.projects
     )
     pool, earmarked, _ = pledge_totals(funding_round)
     sources = [optimizer.Source("pool", pool, "pool")]
-    sources += [optimizer.Source(f"earmark:{pid}", cents, "earmark", projects=frozenset({str(pid)}))
-                for pid, cents in sorted(earmarked.items())]
+    sources += [
+        optimizer.Source(f"earmark:{pid}", cents, "earmark", projects=frozenset({str(pid)}))
+        for pid, cents in sorted(earmarked.items())
+    ]
     for grant in grants_of(funding_round):
-        sources.append(optimizer.Source(
-            f"grant:{grant.id}", grant.amount_cents, "grant",
-            categories=frozenset({str(grant.priority_area_id)}) if grant.priority_area_id else None,
-            cap_per_project=grant.cap_per_project_cents,
-        ))
+        sources.append(
+            optimizer.Source(
+                f"grant:{grant.id}",
+                grant.amount_cents,
+                "grant",
+                categories=frozenset({str(grant.priority_area_id)})
+                if grant.priority_area_id
+                else None,
+                cap_per_project=grant.cap_per_project_cents,
+            )
+        )
     ballots = tuple(
         optimizer.Ballot(str(response_id), tuple(str(p) for p in approved))
         for response_id, approved in approval_ballots(funding_round)
     )
-    return (optimizer.Instance(projects, tuple(sources)),
-            optimizer.Profile("approval", ballots))
+    return (optimizer.Instance(projects, tuple(sources)), optimizer.Profile("approval", ballots))
 
 
 def snapshot_json(instance: optimizer.Instance, profile: optimizer.Profile, rule: str) -> str:
     """Canonical JSON of everything the run saw, stored so anyone can re-run it."""
+
     def default(value):
         if isinstance(value, frozenset):
             return sorted(value)
         raise TypeError(type(value))
 
-    return json.dumps({"instance": asdict(instance), "profile": asdict(profile), "rule": rule},
-                      sort_keys=True, default=default, separators=(",", ":"))
+    return json.dumps(
+        {"instance": asdict(instance), "profile": asdict(profile), "rule": rule},
+        sort_keys=True,
+        default=default,
+        separators=(",", ":"),
+    )
 
 
 def is_locked(funding_round: FundingRound) -> bool:
     """Once anyone signed a document of the round, its allocation cannot change."""
-    return db.session.scalar(
-        select(Signature.id).join(Document).where(Document.round_id == funding_round.id).limit(1)
-    ) is not None
+    return (
+        db.session.scalar(
+            select(Signature.id)
+            .join(Document)
+            .where(Document.round_id == funding_round.id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def run_allocation(funding_round: FundingRound, rule: str, *, actor: User) -> AllocationRun:
@@ -82,29 +101,44 @@ def run_allocation(funding_round: FundingRound, rule: str, *, actor: User) -> Al
         raise IllegalTransition("Board members have started signing; the allocation is final.")
     instance, profile = build_input(funding_round)
     currency = funding_round.community.currency
-    result = optimizer.allocate(instance, profile, rule,
-                                money=lambda cents: format_cents(cents, currency))
+    result = optimizer.allocate(
+        instance, profile, rule, money=lambda cents: format_cents(cents, currency)
+    )
     support = optimizer.support(instance, profile)
 
     run = AllocationRun(
-        round=funding_round, rule=rule, solver_status=result.status,
-        input_sha256=result.input_sha256, snapshot=snapshot_json(instance, profile, rule),
-        objective=result.objective, available_cents=sum(s.amount for s in instance.sources),
-        allocated_cents=result.cost, seconds=f"{result.seconds:.3f}", chosen=True,
+        round=funding_round,
+        rule=rule,
+        solver_status=result.status,
+        input_sha256=result.input_sha256,
+        snapshot=snapshot_json(instance, profile, rule),
+        objective=result.objective,
+        available_cents=sum(s.amount for s in instance.sources),
+        allocated_cents=result.cost,
+        seconds=f"{result.seconds:.3f}",
+        chosen=True,
         created_by_id=actor.id,
     )
     for project in funding_round.projects:
         why = result.explanation(str(project.id))
-        run.outcomes.append(ProjectOutcome(
-            project_id=project.id, funded=why.funded, support=support[str(project.id)],
-            reason="" if why.funded else why.text,
-        ))
+        run.outcomes.append(
+            ProjectOutcome(
+                project_id=project.id,
+                funded=why.funded,
+                support=support[str(project.id)],
+                reason="" if why.funded else why.text,
+            )
+        )
     for line in result.plan:
         kind, _, ref = line.source.partition(":")
-        run.lines.append(FundingLine(
-            project_id=int(line.project), kind=SourceKind(kind), cents=line.cents,
-            grant_id=int(ref) if kind == "grant" else None,
-        ))
+        run.lines.append(
+            FundingLine(
+                project_id=int(line.project),
+                kind=SourceKind(kind),
+                cents=line.cents,
+                grant_id=int(ref) if kind == "grant" else None,
+            )
+        )
     # The newest run is the one documents are made from; unsigned documents of older runs go.
     for older in db.session.scalars(select(AllocationRun).filter_by(round_id=funding_round.id)):
         older.chosen = False
@@ -113,15 +147,24 @@ def run_allocation(funding_round: FundingRound, rule: str, *, actor: User) -> Al
     db.session.flush()
     if funding_round.status == RoundStatus.CLOSED:
         transition(funding_round, RoundStatus.ALLOCATED, actor=actor)
-    record("allocation.run", f"allocation:{run.id}", community_id=funding_round.community_id,
-           actor_id=actor.id, round=funding_round.id, rule=rule, status=result.status,
-           input_sha256=result.input_sha256, selected=list(result.selected))
+    record(
+        "allocation.run",
+        f"allocation:{run.id}",
+        community_id=funding_round.community_id,
+        actor_id=actor.id,
+        round=funding_round.id,
+        rule=rule,
+        status=result.status,
+        input_sha256=result.input_sha256,
+        selected=list(result.selected),
+    )
     return run
 
 
 def chosen_run(funding_round: FundingRound) -> AllocationRun | None:
-    return db.session.scalar(select(AllocationRun).filter_by(round_id=funding_round.id,
-                                                             chosen=True))
+    return db.session.scalar(
+        select(AllocationRun).filter_by(round_id=funding_round.id, chosen=True)
+    )
 
 
 def plan_table(run: AllocationRun) -> dict:
@@ -139,16 +182,27 @@ def plan_table(run: AllocationRun) -> dict:
         project = outcome.project
         if outcome.funded:
             row = by_project.get(project.id, {"pool": 0, "earmark": 0, "grants": {}})
-            funded.append({"project": project, "support": outcome.support, **row,
-                           "total": row["pool"] + row["earmark"] + sum(row["grants"].values())})
+            funded.append(
+                {
+                    "project": project,
+                    "support": outcome.support,
+                    **row,
+                    "total": row["pool"] + row["earmark"] + sum(row["grants"].values()),
+                }
+            )
         else:
-            unfunded.append({"project": project, "support": outcome.support,
-                             "reason": outcome.reason})
+            unfunded.append(
+                {"project": project, "support": outcome.support, "reason": outcome.reason}
+            )
     used_by_grant = {gid: sum(r["grants"].get(gid, 0) for r in funded) for gid in grants}
-    return {"funded": funded, "unfunded": unfunded, "grants": list(grants.values()),
-            "used_by_grant": used_by_grant,
-            "pool_used": sum(r["pool"] for r in funded),
-            "earmark_used": sum(r["earmark"] for r in funded)}
+    return {
+        "funded": funded,
+        "unfunded": unfunded,
+        "grants": list(grants.values()),
+        "used_by_grant": used_by_grant,
+        "pool_used": sum(r["pool"] for r in funded),
+        "earmark_used": sum(r["earmark"] for r in funded),
+    }
 
 
 def grant_restriction(grant: Grant, currency: str) -> str:

@@ -22,6 +22,8 @@ from commonpot.money import format_cents
 from . import allocation, issuing
 from .signing import NotAPdf
 
+COMPLETIONS = ("add1", "none", "add1-greedy")
+
 
 def _units(cents: int) -> str:
     """Cents back to the file's units as a decimal string ('1548961', '12.50')."""
@@ -32,28 +34,51 @@ def _units(cents: int) -> str:
 @click.command("allocate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--rule", type=click.Choice(sorted(optimizer.RULES)), required=True)
+@click.option(
+    "--completion",
+    type=click.Choice(COMPLETIONS),
+    default=None,
+    help="How equal shares completes its outcome (default add1); other rules have no completion.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-def allocate_command(file: Path, rule: str, as_json: bool) -> None:
+def allocate_command(file: Path, rule: str, completion: str | None, as_json: bool) -> None:
     """Run a rule on a Pabulib FILE (no database) and print the selected projects."""
     try:
         election = optimizer.read_pabulib(file)
     except optimizer.PabulibError as error:
         raise click.ClickException(f"{file}: {error}") from None
-    result = optimizer.allocate(election.instance(), election.profile, rule)
+    options = {}
+    if rule == "equal-shares":
+        completion = options["completion"] = completion or "add1"
+    else:
+        completion = None
+    result = optimizer.allocate(election.instance(), election.profile, rule, **options)
     cost = sum(election.instance().project(p).cost for p in result.selected)
     if as_json:
-        click.echo(json.dumps({
-            "rule": rule, "completion": None, "selected": list(result.selected),
-            "cost": _units(cost), "budget": _units(election.budget_cents),
-            "seconds": round(result.seconds, 3), "input_sha256": result.input_sha256,
-            "status": result.status,
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "rule": rule,
+                    "completion": None,
+                    "selected": list(result.selected),
+                    "cost": _units(cost),
+                    "budget": _units(election.budget_cents),
+                    "seconds": round(result.seconds, 3),
+                    "input_sha256": result.input_sha256,
+                    "status": result.status,
+                }
+            )
+        )
         return
-    click.echo(f"{election.meta.get('description', file.name)}: rule {rule}, "
-               f"status {result.status}, {len(result.selected)} projects selected")
+    click.echo(
+        f"{election.meta.get('description', file.name)}: rule {rule}, "
+        f"status {result.status}, {len(result.selected)} projects selected"
+    )
     for pid in result.selected:
-        click.echo(f"  {pid:>8}  {_units(election.instance().project(pid).cost):>14}  "
-                   f"{election.names.get(pid, '')}")
+        click.echo(
+            f"  {pid:>8}  {_units(election.instance().project(pid).cost):>14}  "
+            f"{election.names.get(pid, '')}"
+        )
     click.echo(f"cost {_units(cost)} of budget {_units(election.budget_cents)}")
 
 
@@ -62,8 +87,10 @@ def _funded(funding_round: FundingRound) -> list[dict]:
     if run is None:
         return []
     table = allocation.plan_table(run)
-    return [{"id": row["project"].id, "title": row["project"].title,
-             "funded_cents": row["total"]} for row in table["funded"]]
+    return [
+        {"id": row["project"].id, "title": row["project"].title, "funded_cents": row["total"]}
+        for row in table["funded"]
+    ]
 
 
 @click.command("rounds")
@@ -71,10 +98,21 @@ def _funded(funding_round: FundingRound) -> list[dict]:
 @with_appcontext
 def rounds_command(as_json: bool) -> None:
     """List every community's rounds and what they funded."""
-    rows = db.session.execute(select(FundingRound, Community.slug).join(Community)
-                              .order_by(Community.slug, FundingRound.id)).all()
-    data = [{"id": r.id, "community": slug, "title": r.title, "status": r.status.value,
-             "funded": _funded(r)} for r, slug in rows]
+    rows = db.session.execute(
+        select(FundingRound, Community.slug)
+        .join(Community)
+        .order_by(Community.slug, FundingRound.id)
+    ).all()
+    data = [
+        {
+            "id": r.id,
+            "community": slug,
+            "title": r.title,
+            "status": r.status.value,
+            "funded": _funded(r),
+        }
+        for r, slug in rows
+    ]
     if as_json:
         click.echo(json.dumps({"rounds": data}))
         return
@@ -88,8 +126,7 @@ def rounds_command(as_json: bool) -> None:
 
 @click.command("report")
 @click.argument("round_id", type=int)
-@click.option("--out", "out_dir", required=True,
-              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @with_appcontext
 def report_command(round_id: int, out_dir: Path) -> None:
     """Write the round's PDFs into OUT (signed documents exactly as issued)."""
@@ -101,7 +138,8 @@ def report_command(round_id: int, out_dir: Path) -> None:
         if funding_round.status != RoundStatus.ALLOCATED:
             raise click.ClickException(
                 f"Round {round_id} is {funding_round.status.value}: "
-                "it has no documents until it is allocated.")
+                "it has no documents until it is allocated."
+            )
         try:
             docs = issuing.generate_documents(funding_round, actor=None)
             db.session.commit()
@@ -111,8 +149,11 @@ def report_command(round_id: int, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for document in docs:
         (out_dir / document.filename).write_bytes(document.pdf)
-        click.echo(f"{out_dir / document.filename}  sha256 {document.sha256}  "
-                   f"{len(document.signatures)} signature(s)", err=True)
+        click.echo(
+            f"{out_dir / document.filename}  sha256 {document.sha256}  "
+            f"{len(document.signatures)} signature(s)",
+            err=True,
+        )
 
 
 @click.command("verify")
@@ -128,17 +169,33 @@ def verify_command(file: Path, as_json: bool) -> None:
             click.echo(json.dumps({"ok": False, "problems": ["not a PDF file"], "signers": []}))
         click.echo(f"{file}: not a PDF file.", err=True)
         sys.exit(2)
-    signers = [{"name": s.signer, "field": s.field,
-                "signed_at": s.signed_at.isoformat() if s.signed_at else None,
-                "intact": s.intact, "trusted": s.trusted} for s in verdict.signatures]
+    signers = [
+        {
+            "name": s.signer,
+            "field": s.field,
+            "signed_at": s.signed_at.isoformat() if s.signed_at else None,
+            "intact": s.intact,
+            "trusted": s.trusted,
+        }
+        for s in verdict.signatures
+    ]
     problems = list(verdict.problems)
     if verdict.ok and issued is None:
-        problems.append("the signatures are valid, but this file is not a document this "
-                        "commonpot issued")
+        problems.append(
+            "the signatures are valid, but this file is not a document this commonpot issued"
+        )
     ok = verdict.ok and issued is not None
     if as_json:
-        click.echo(json.dumps({"ok": ok, "signers": signers, "problems": problems,
-                               "document": issued.filename if issued else None}))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "signers": signers,
+                    "problems": problems,
+                    "document": issued.filename if issued else None,
+                }
+            )
+        )
     else:
         if ok:
             click.echo(f"{file}: valid. Issued as {issued.filename}. Signed by:")
@@ -154,6 +211,5 @@ def verify_command(file: Path, as_json: bool) -> None:
 def register(app) -> None:
     from .demo import demo_command
 
-    for command in (allocate_command, rounds_command, report_command, verify_command,
-                    demo_command):
+    for command in (allocate_command, rounds_command, report_command, verify_command, demo_command):
         app.cli.add_command(command)

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import run_simple
 
 from commonpot.extensions import db
 from commonpot.models import Community, FundingRound, Role, RoundStatus, User
@@ -54,12 +55,112 @@ OPEN_PROJECTS = [
     ("Teen Media Lab", "Youth and seniors", 17_500, "Jamal Carter", 0.34),
     ("Seniors' Digital Help Desk", "Youth and seniors", 6_500, "Margaret O'Neill", 0.37),
 ]
-FIRST = ["Ana", "Ben", "Carmen", "David", "Elena", "Farah", "George", "Hana", "Isaac", "Julia",
-         "Kwame", "Leila", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rahul", "Sofia", "Tariq",
-         "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe", "Aaliyah", "Bao", "Chidi", "Dolores"]
-LAST = ["Alvarez", "Bennett", "Castillo", "Dang", "Evans", "Flores", "Garcia", "Huang", "Ibarra",
-        "Johnson", "Kim", "Lopez", "Mendoza", "Nguyen", "Okoro", "Patel", "Quintero", "Ramos",
-        "Santos", "Thompson", "Usman", "Valdez", "Washington", "Xu", "Young", "Zamora"]
+DESCRIPTIONS = {
+    "Eastside Community Garden": "Forty raised beds, a tool shed and drip irrigation on the "
+    "vacant lot behind the library; plots for families on the waiting list.",
+    "Co-op Grocery Start-up Fund": "Fit-out, first stock and six months of rent for a "
+    "member-owned grocery on Euclid Avenue, the neighborhood's first in twelve years.",
+    "School Breakfast Club": "A hot breakfast every school day for 120 children at Chollas "
+    "Elementary, cooked by parent volunteers.",
+    "After-school Tutoring Circle": "Paid tutors from the community college for reading and "
+    "math, four afternoons a week, free for every family.",
+    "Neighborhood Safety App": "A resident-run app to report broken lights, dumping and "
+    "unsafe crossings, with monthly reports to the city.",
+    "Street Lights on Ocean View Walk": "Twelve solar street lights along the footpath to the "
+    "trolley stop, where residents walk home after late shifts.",
+    "Pocket Park on 32nd Street": "Benches, shade trees and a small play area on the "
+    "city-owned corner lot, designed with the block association.",
+    "Tool Library": "Ladders, drills and garden tools to borrow for free, run from the "
+    "community center two evenings a week.",
+    "Seniors' Lunch Table": "A weekly shared lunch for isolated seniors, with rides from "
+    "volunteer drivers.",
+    "Youth Soccer League Kits": "Kits, balls and referee fees for the neighborhood's four "
+    "youth teams, so no child is kept out by cost.",
+    "Community Fridge and Pantry": "A public fridge and pantry outside the laundromat, "
+    "restocked daily by local shops and volunteers.",
+    "Grocery Co-op Refrigeration": "Walk-in coolers and freezers so the co-op grocery can "
+    "sell fresh produce, dairy and meat.",
+    "Teaching Kitchen Classes": "Twelve weeks of cooking-on-a-budget classes in the church "
+    "hall kitchen, taught by local cooks.",
+    "School Breakfast Club, year two": "Keeps the breakfast club going for a second school "
+    "year and adds Lincoln Middle School.",
+    "Homework Help Hotline": "Evening phone and chat help with homework in English, Spanish "
+    "and Vietnamese.",
+    "Adult English Classes": "Two evening classes a week with childcare, for parents who "
+    "want to talk with their children's teachers.",
+    "Neighborhood Safety App, phase two": "Adds Spanish and Vietnamese, offline reporting and "
+    "a public map of fixed problems.",
+    "Safe Routes to School Crossing Guards": "Paid crossing guards at the three most "
+    "dangerous intersections on the way to school.",
+    "Tree Planting on Euclid Avenue": "Sixty street trees with three years of watering, "
+    "chosen with residents for shade and low water use.",
+    "Rain Garden at the Library": "A rain garden that stops the library corner from flooding "
+    "and shows how to capture storm water.",
+    "Teen Media Lab": "Cameras, laptops and a mentor for teenagers to report on their own "
+    "neighborhood, in the rec center.",
+    "Seniors' Digital Help Desk": "Volunteers help seniors with phones, telehealth and online "
+    "forms, every Saturday at the library.",
+}
+FIRST = [
+    "Ana",
+    "Ben",
+    "Carmen",
+    "David",
+    "Elena",
+    "Farah",
+    "George",
+    "Hana",
+    "Isaac",
+    "Julia",
+    "Kwame",
+    "Leila",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rahul",
+    "Sofia",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+    "Aaliyah",
+    "Bao",
+    "Chidi",
+    "Dolores",
+]
+LAST = [
+    "Alvarez",
+    "Bennett",
+    "Castillo",
+    "Dang",
+    "Evans",
+    "Flores",
+    "Garcia",
+    "Huang",
+    "Ibarra",
+    "Johnson",
+    "Kim",
+    "Lopez",
+    "Mendoza",
+    "Nguyen",
+    "Okoro",
+    "Patel",
+    "Quintero",
+    "Ramos",
+    "Santos",
+    "Thompson",
+    "Usman",
+    "Valdez",
+    "Washington",
+    "Xu",
+    "Young",
+    "Zamora",
+]
 RESIDENTS = 300
 
 
@@ -70,40 +171,63 @@ def _user(email: str, name: str, password_hash: str) -> User:
 
 
 def _round(community, organizer, title, description, projects, opens, closes, rng):
-    r = rounds.create_round(community, title=title, description=description,
-                            priority_areas=AREAS, opens_at=opens, closes_at=closes,
-                            max_approvals=5, actor=organizer)
+    r = rounds.create_round(
+        community,
+        title=title,
+        description=description,
+        priority_areas=AREAS,
+        opens_at=opens,
+        closes_at=closes,
+        max_approvals=5,
+        actor=organizer,
+    )
     area = {a.name: a.id for a in r.priority_areas}
     for name, area_name, dollars, lead, _ in projects:
-        rounds.add_project(r, title=name, description=_blurb(name, area_name), lead_name=lead,
-                           cost_cents=dollars * 100, priority_area_id=area[area_name],
-                           actor=organizer)
-    pledges.add_grant(r, name="Food Access Seed Grant", funder="Eastside Community Foundation",
-                      amount_cents=20_000_00, priority_area_id=area["Food security"],
-                      cap_per_project_cents=15_000_00, actor=organizer)
-    pledges.add_grant(r, name="Neighborhood Seed Fund", funder="City of San Diego",
-                      amount_cents=25_000_00, priority_area_id=None,
-                      cap_per_project_cents=10_000_00, actor=organizer)
+        rounds.add_project(
+            r,
+            title=name,
+            description=DESCRIPTIONS[name],
+            lead_name=lead,
+            cost_cents=dollars * 100,
+            priority_area_id=area[area_name],
+            actor=organizer,
+        )
+    pledges.add_grant(
+        r,
+        name="Food Access Seed Grant",
+        funder="Eastside Community Foundation",
+        amount_cents=20_000_00,
+        priority_area_id=area["Food security"],
+        cap_per_project_cents=15_000_00,
+        actor=organizer,
+    )
+    pledges.add_grant(
+        r,
+        name="Neighborhood Seed Fund",
+        funder="City of San Diego",
+        amount_cents=25_000_00,
+        priority_area_id=None,
+        cap_per_project_cents=10_000_00,
+        actor=organizer,
+    )
     return r
 
 
-def _blurb(title: str, area: str) -> str:
-    return (f"{title}: a resident-led project in {area.lower()}, proposed at the neighborhood "
-            "assembly and costed with local suppliers.")
-
-
-def _participate(r: FundingRound, residents: list[User], popularity: dict[str, float], rng,
-                 share: float) -> None:
+def _participate(
+    r: FundingRound, residents: list[User], popularity: dict[str, float], rng, share: float
+) -> None:
     projects = {p.title: p.id for p in r.projects}
     areas = [a.id for a in r.priority_areas]
     for user in residents:
         if rng.random() > share:
             continue
-        order = sorted(areas, key=lambda a: rng.random() + (0.4 if a == areas[0] else 0) * -1)
+        # Food security (listed first) leads most rankings, as it did at the assembly.
+        order = sorted(areas, key=lambda a: rng.random() - (0.4 if a == areas[0] else 0.0))
         approvals = {pid for title, pid in projects.items() if rng.random() < popularity[title]}
         approvals = set(sorted(approvals)[:5]) or {rng.choice(list(projects.values()))}
-        submit_response(r, user, rankings={a: i + 1 for i, a in enumerate(order)},
-                        approvals=approvals)
+        submit_response(
+            r, user, rankings={a: i + 1 for i, a in enumerate(order)}, approvals=approvals
+        )
         if rng.random() < 0.7:
             cents = rng.choice([25, 50, 50, 100, 100, 150, 250, 500]) * 100
             target = rng.choice(sorted(approvals)) if rng.random() < 0.3 else None
@@ -117,14 +241,22 @@ def seed() -> bool:
     rng = random.Random(2026)
     hashed = generate_password_hash(PASSWORD)  # one hash for every demo account: seeding stays fast
     organizer = _user("organizer@eastside.example", "Rosa Martínez", hashed)
-    board = [_user(f"board{i}@eastside.example", name, hashed)
-             for i, name in enumerate(["Samuel Okafor", "Lin Chen", "Patricia Gómez"], 1)]
-    residents = [_user(f"resident{i:03d}@eastside.example",
-                       f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}", hashed)
-                 for i in range(1, RESIDENTS + 1)]
+    board = [
+        _user(f"board{i}@eastside.example", name, hashed)
+        for i, name in enumerate(["Samuel Okafor", "Lin Chen", "Patricia Gómez"], 1)
+    ]
+    residents = [
+        _user(
+            f"resident{i:03d}@eastside.example",
+            f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}",
+            hashed,
+        )
+        for i in range(1, RESIDENTS + 1)
+    ]
     db.session.flush()
-    community = rounds.create_community("Eastside Commons Cooperative", SLUG,
-                                        timezone="America/Los_Angeles", quorum=2)
+    community = rounds.create_community(
+        "Eastside Commons Cooperative", SLUG, timezone="America/Los_Angeles", quorum=2
+    )
     rounds.grant_role(organizer, community, Role.ORGANIZER, actor=None)
     for user in [organizer, *board, *residents]:
         rounds.grant_role(user, community, Role.RESIDENT, actor=organizer)
@@ -133,21 +265,36 @@ def seed() -> bool:
     db.session.flush()
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    past = _round(community, organizer, "Spring 2026: food and safety first",
-                  "Our first round: the assembly asked for food security and safer streets.",
-                  PAST_PROJECTS, now - timedelta(days=200), now - timedelta(days=170), rng)
+    past = _round(
+        community,
+        organizer,
+        "Spring 2026: food and safety first",
+        "Our first round: the assembly asked for food security and safer streets.",
+        PAST_PROJECTS,
+        now - timedelta(days=200),
+        now - timedelta(days=170),
+        rng,
+    )
     rounds.transition(past, RoundStatus.OPEN, actor=organizer)
     _participate(past, residents, {t: p for t, *_, p in PAST_PROJECTS}, rng, share=0.8)
     rounds.transition(past, RoundStatus.CLOSED, actor=organizer)
+    past.opened_at, past.closed_at = past.opens_at, past.closes_at  # it ran last spring
     allocation.run_allocation(past, "max-welfare", actor=organizer)
     issuing.generate_documents(past, actor=organizer)
     for member in board[:2]:
         issuing.sign_round(past, member)
 
-    autumn = _round(community, organizer, "Autumn 2026: growing together",
-                    "Twelve projects proposed at the October assembly. Rank the priorities, "
-                    "approve up to five projects, and pledge what you can.",
-                    OPEN_PROJECTS, now - timedelta(days=7), now + timedelta(days=21), rng)
+    autumn = _round(
+        community,
+        organizer,
+        "Autumn 2026: growing together",
+        "Twelve projects proposed at the October assembly. Rank the priorities, "
+        "approve up to five projects, and pledge what you can.",
+        OPEN_PROJECTS,
+        now - timedelta(days=7),
+        now + timedelta(days=21),
+        rng,
+    )
     rounds.transition(autumn, RoundStatus.OPEN, actor=organizer)
     # The first residents have not answered yet, so a visitor can try the survey as them.
     _participate(autumn, residents[10:], {t: p for t, *_, p in OPEN_PROJECTS}, rng, share=0.55)
@@ -177,10 +324,12 @@ def demo_command(no_serve: bool, port: int, host: str) -> None:
     except Exception:
         db.session.rollback()
         raise
-    click.echo("Seeded the demo cooperative." if created else "The demo cooperative is there.",
-               err=True)
+    click.echo(
+        "Seeded the demo cooperative." if created else "The demo cooperative is there.", err=True
+    )
     click.echo(LOGINS)
     if not no_serve:
         click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C stops)", err=True)
         sys.stdout.flush()
-        current_app.run(host=host, port=port, use_reloader=False, debug=False)
+        # app.run() refuses to run inside a `flask` CLI command; the server it wraps does not.
+        run_simple(host, port, current_app._get_current_object(), threaded=True)

@@ -10,8 +10,9 @@ from .pledges import MAX_PLEDGE_CENTS
 
 
 class PledgeForm(FlaskForm):
-    amount = MoneyField("Amount", validators=[InputRequired()], minimum=100,
-                        maximum=MAX_PLEDGE_CENTS)
+    amount = MoneyField(
+        "Amount", validators=[InputRequired()], minimum=100, maximum=MAX_PLEDGE_CENTS
+    )
     target = SelectField("Towards", coerce=int)
     submit = SubmitField("Pledge")
 
@@ -21,8 +22,9 @@ class GrantForm(FlaskForm):
     funder = StringField("Funder", validators=[Length(max=200)])
     amount = MoneyField("Amount", validators=[InputRequired()], maximum=10_000_000_000)
     priority_area_id = SelectField("Only for projects in", coerce=int)
-    cap = MoneyField("At most per project (optional)", validators=[Optional()],
-                     maximum=10_000_000_000)
+    cap = MoneyField(
+        "At most per project (optional)", validators=[Optional()], maximum=10_000_000_000
+    )
     submit = SubmitField("Add grant")
 
 

@@ -28,8 +28,12 @@ from .pledges import pledge_totals
 
 def key_passphrase() -> bytes:
     """Private keys at rest are encrypted with a key derived from the app's SECRET_KEY."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"commonpot-signing-keys",
-                info=b"pem").derive(current_app.config["SECRET_KEY"].encode()).hex().encode()
+    return (
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=b"commonpot-signing-keys", info=b"pem")
+        .derive(current_app.config["SECRET_KEY"].encode())
+        .hex()
+        .encode()
+    )
 
 
 @community_created.connect
@@ -37,21 +41,33 @@ def give_authority(community: Community, **_) -> None:
     authority = signing.create_authority(community.name, passphrase=key_passphrase())
     community.authority_cert_pem = authority.cert_pem
     community.authority_key_pem = authority.key_pem
-    record("authority.created", f"community:{community.id}", community_id=community.id,
-           cert_sha256=hashlib.sha256(authority.cert_pem).hexdigest())
+    record(
+        "authority.created",
+        f"community:{community.id}",
+        community_id=community.id,
+        cert_sha256=hashlib.sha256(authority.cert_pem).hexdigest(),
+    )
 
 
 def credential_for(user: User, community: Community) -> SigningCredential:
     """The member's signing certificate, issued by the community's authority on first use."""
-    credential = db.session.scalar(select(SigningCredential).filter_by(
-        user_id=user.id, community_id=community.id))
+    credential = db.session.scalar(
+        select(SigningCredential).filter_by(user_id=user.id, community_id=community.id)
+    )
     if credential is None:
-        authority = signing.Authority(key_pem=community.authority_key_pem,
-                                      cert_pem=community.authority_cert_pem)
-        issued = signing.issue_credential(authority, name=user.name, email=user.email,
-                                          role="Board member", passphrase=key_passphrase())
-        credential = SigningCredential(user=user, community=community, cert_pem=issued.cert_pem,
-                                       key_pem=issued.key_pem)
+        authority = signing.Authority(
+            key_pem=community.authority_key_pem, cert_pem=community.authority_cert_pem
+        )
+        issued = signing.issue_credential(
+            authority,
+            name=user.name,
+            email=user.email,
+            role="Board member",
+            passphrase=key_passphrase(),
+        )
+        credential = SigningCredential(
+            user=user, community=community, cert_pem=issued.cert_pem, key_pem=issued.key_pem
+        )
         db.session.add(credential)
         db.session.flush()
         record("credential.issued", f"user:{user.id}", community_id=community.id)
@@ -59,14 +75,25 @@ def credential_for(user: User, community: Community) -> SigningCredential:
 
 
 def board_of(community: Community) -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(Membership).where(Membership.community_id == community.id,
-                                            Membership.role == Role.BOARD).order_by(User.name)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Membership)
+            .where(Membership.community_id == community.id, Membership.role == Role.BOARD)
+            .order_by(User.name)
+        )
+    )
 
 
 def _round_dict(r: FundingRound) -> dict:
-    return {"id": r.id, "title": r.title, "status": r.status.value, "description": r.description,
-            "opens_at": r.opened_at or r.opens_at, "closes_at": r.closed_at or r.closes_at}
+    return {
+        "id": r.id,
+        "title": r.title,
+        "status": r.status.value,
+        "description": r.description,
+        "opens_at": r.opened_at or r.opens_at,
+        "closes_at": r.closed_at or r.closes_at,
+    }
 
 
 def document_context(run: AllocationRun) -> dict:
@@ -80,54 +107,120 @@ def document_context(run: AllocationRun) -> dict:
     def sources_of(row: dict) -> list[dict]:
         out = []
         if row["earmark"]:
-            out.append({"label": "Earmarked pledges", "kind": "earmark", "cents": row["earmark"],
-                        "conditions": "Pledged by residents to this project only."})
+            out.append(
+                {
+                    "label": "Earmarked pledges",
+                    "kind": "earmark",
+                    "cents": row["earmark"],
+                    "conditions": "Pledged by residents to this project only.",
+                }
+            )
         if row["pool"]:
-            out.append({"label": "Common pot", "kind": "pool", "cents": row["pool"],
-                        "conditions": "Residents' pooled pledges."})
+            out.append(
+                {
+                    "label": "Common pot",
+                    "kind": "pool",
+                    "cents": row["pool"],
+                    "conditions": "Residents' pooled pledges.",
+                }
+            )
         for gid, cents in sorted(row["grants"].items()):
             grant = next(g for g in table["grants"] if g.id == gid)
-            out.append({"label": grant_labels[gid], "kind": "grant", "cents": cents,
-                        "conditions": f"{grant.funder or 'Seed grant'}: "
-                                      f"{grant_restriction(grant, currency)}."})
+            out.append(
+                {
+                    "label": grant_labels[gid],
+                    "kind": "grant",
+                    "cents": cents,
+                    "conditions": f"{grant.funder or 'Seed grant'}: "
+                    f"{grant_restriction(grant, currency)}.",
+                }
+            )
         return out
 
-    sources = [{"id": "pool", "label": "Common pot (residents' pledges)", "kind": "pool",
-                "amount_cents": pool, "used_cents": table["pool_used"], "restriction": ""},
-               {"id": "earmark", "label": "Pledges earmarked to projects", "kind": "earmark",
-                "amount_cents": sum(earmarked.values()), "used_cents": table["earmark_used"],
-                "restriction": "Each pledge only for its project; released if it is not funded"}]
-    sources += [{"id": f"grant:{g.id}", "label": f"{g.name} ({g.funder})" if g.funder else g.name,
-                 "kind": "grant", "amount_cents": g.amount_cents,
-                 "used_cents": table["used_by_grant"][g.id],
-                 "restriction": grant_restriction(g, currency)} for g in table["grants"]]
+    sources = [
+        {
+            "id": "pool",
+            "label": "Common pot (residents' pledges)",
+            "kind": "pool",
+            "amount_cents": pool,
+            "used_cents": table["pool_used"],
+            "restriction": "",
+        },
+        {
+            "id": "earmark",
+            "label": "Pledges earmarked to projects",
+            "kind": "earmark",
+            "amount_cents": sum(earmarked.values()),
+            "used_cents": table["earmark_used"],
+            "restriction": "Each pledge only for its project; released if it is not funded",
+        },
+    ]
+    sources += [
+        {
+            "id": f"grant:{g.id}",
+            "label": f"{g.name} ({g.funder})" if g.funder else g.name,
+            "kind": "grant",
+            "amount_cents": g.amount_cents,
+            "used_cents": table["used_by_grant"][g.id],
+            "restriction": grant_restriction(g, currency),
+        }
+        for g in table["grants"]
+    ]
     scores = priority_scores(r)
     total = sum(scores.values()) or 1
     board = board_of(community)
     return {
         "community": {"name": community.name, "slug": community.slug, "currency": currency},
         "round": _round_dict(r),
-        "allocation": {"rule": run.rule, "status": run.solver_status,
-                       "input_sha256": run.input_sha256, "created_at": run.created_at,
-                       "available_cents": run.available_cents,
-                       "allocated_cents": run.allocated_cents, "software_version": __version__},
+        "allocation": {
+            "rule": run.rule,
+            "status": run.solver_status,
+            "input_sha256": run.input_sha256,
+            "created_at": run.created_at,
+            "available_cents": run.available_cents,
+            "allocated_cents": run.allocated_cents,
+            "software_version": __version__,
+        },
         "sources": sources,
-        "funded": [{"id": row["project"].id, "title": row["project"].title,
-                    "category": row["project"].priority_area.name
-                    if row["project"].priority_area else "",
-                    "cost_cents": row["project"].cost_cents, "support": row["support"],
-                    "funded_cents": row["total"], "sources": sources_of(row),
-                    "description": row["project"].description,
-                    "lead": row["project"].lead_name or None} for row in table["funded"]],
-        "unfunded": [{"id": row["project"].id, "title": row["project"].title,
-                      "category": row["project"].priority_area.name
-                      if row["project"].priority_area else "",
-                      "cost_cents": row["project"].cost_cents, "support": row["support"],
-                      "reason": row["reason"]} for row in table["unfunded"]],
-        "priorities": [{"name": a.name, "score": scores[a.id], "share": scores[a.id] / total}
-                       for a in sorted(r.priority_areas, key=lambda a: -scores[a.id])],
-        "participation": {"members": _member_count(community), "responses": response_count(r),
-                          "pledgers": pledgers, "pledged_cents": pool + sum(earmarked.values())},
+        "funded": [
+            {
+                "id": row["project"].id,
+                "title": row["project"].title,
+                "category": row["project"].priority_area.name
+                if row["project"].priority_area
+                else "",
+                "cost_cents": row["project"].cost_cents,
+                "support": row["support"],
+                "funded_cents": row["total"],
+                "sources": sources_of(row),
+                "description": row["project"].description,
+                "lead": row["project"].lead_name or None,
+            }
+            for row in table["funded"]
+        ],
+        "unfunded": [
+            {
+                "id": row["project"].id,
+                "title": row["project"].title,
+                "category": row["project"].priority_area.name
+                if row["project"].priority_area
+                else "",
+                "cost_cents": row["project"].cost_cents,
+                "support": row["support"],
+                "reason": row["reason"],
+            }
+            for row in table["unfunded"]
+        ],
+        "priorities": [
+            {"name": a.name, "score": scores[a.id], "share": scores[a.id] / total}
+            for a in sorted(r.priority_areas, key=lambda a: -scores[a.id])
+        ],
+        "participation": {
+            "members": _member_count(community),
+            "responses": response_count(r),
+            "pledgers": pledgers,
+            "pledged_cents": pool + sum(earmarked.values()),
+        },
         "signatories": [{"name": u.name, "role": "Board member"} for u in board],
         "quorum": community.quorum,
         "generated_at": utcnow(),
@@ -135,15 +228,30 @@ def document_context(run: AllocationRun) -> dict:
 
 
 def _member_count(community: Community) -> int:
-    return db.session.scalar(select(func.count()).select_from(Membership).where(
-        Membership.community_id == community.id, Membership.role == Role.RESIDENT)) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.community_id == community.id, Membership.role == Role.RESIDENT)
+        )
+        or 0
+    )
 
 
-def _store(run: AllocationRun, kind: DocumentKind, filename: str, pdf: bytes,
-           project_id: int | None = None) -> Document:
+def _store(
+    run: AllocationRun, kind: DocumentKind, filename: str, pdf: bytes, project_id: int | None = None
+) -> Document:
     digest = hashlib.sha256(pdf).hexdigest()
-    document = Document(round_id=run.round_id, run_id=run.id, kind=kind, project_id=project_id,
-                        filename=filename, pdf=pdf, sha256=digest, original_sha256=digest)
+    document = Document(
+        round_id=run.round_id,
+        run_id=run.id,
+        kind=kind,
+        project_id=project_id,
+        filename=filename,
+        pdf=pdf,
+        sha256=digest,
+        original_sha256=digest,
+    )
     db.session.add(document)
     return document
 
@@ -161,33 +269,60 @@ def generate_documents(funding_round: FundingRound, *, actor: User | None) -> li
         db.session.delete(old)
     db.session.flush()
     context = document_context(run)
-    issued = [_store(run, DocumentKind.REPORT, f"round-{funding_round.id}-allocation-report.pdf",
-                     documents.render_document("pdf/report.html", context))]
+    issued = [
+        _store(
+            run,
+            DocumentKind.REPORT,
+            f"round-{funding_round.id}-allocation-report.pdf",
+            documents.render_document("pdf/report.html", context),
+        )
+    ]
     for project in context["funded"]:
-        sheet = {**context, "project": {**project, "cost_cents": project["cost_cents"]},
-                 "funded_cents": project["funded_cents"], "sources": project["sources"],
-                 "pledges": _project_pledges(funding_round, project["id"])}
-        issued.append(_store(run, DocumentKind.TERM_SHEET,
-                             f"round-{funding_round.id}-term-sheet-{project['id']}.pdf",
-                             documents.render_document("pdf/term_sheet.html", sheet),
-                             project_id=project["id"]))
+        sheet = {
+            **context,
+            "project": {**project, "cost_cents": project["cost_cents"]},
+            "funded_cents": project["funded_cents"],
+            "sources": project["sources"],
+            "pledges": _project_pledges(funding_round, project["id"]),
+        }
+        issued.append(
+            _store(
+                run,
+                DocumentKind.TERM_SHEET,
+                f"round-{funding_round.id}-term-sheet-{project['id']}.pdf",
+                documents.render_document("pdf/term_sheet.html", sheet),
+                project_id=project["id"],
+            )
+        )
     db.session.flush()
-    record("documents.generated", f"round:{funding_round.id}",
-           community_id=funding_round.community_id, actor_id=actor.id if actor else None,
-           run=run.id, documents={d.filename: d.sha256 for d in issued})
+    record(
+        "documents.generated",
+        f"round:{funding_round.id}",
+        community_id=funding_round.community_id,
+        actor_id=actor.id if actor else None,
+        run=run.id,
+        documents={d.filename: d.sha256 for d in issued},
+    )
     return issued
 
 
 def _project_pledges(funding_round: FundingRound, project_id: int) -> dict:
     count, total = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(Pledge.amount_cents), 0))
-        .where(Pledge.round_id == funding_round.id, Pledge.project_id == project_id)).one()
+        select(func.count(), func.coalesce(func.sum(Pledge.amount_cents), 0)).where(
+            Pledge.round_id == funding_round.id, Pledge.project_id == project_id
+        )
+    ).one()
     return {"count": count, "total_cents": int(total)}
 
 
 def documents_of(funding_round: FundingRound) -> list[Document]:
-    return list(db.session.scalars(select(Document).filter_by(round_id=funding_round.id)
-                                   .order_by(Document.kind.desc(), Document.id)))
+    return list(
+        db.session.scalars(
+            select(Document)
+            .filter_by(round_id=funding_round.id)
+            .order_by(Document.kind.desc(), Document.id)
+        )
+    )
 
 
 def sign_round(funding_round: FundingRound, user: User, *, at: datetime | None = None) -> int:
@@ -201,8 +336,14 @@ def sign_round(funding_round: FundingRound, user: User, *, at: datetime | None =
     if funding_round.status != RoundStatus.ALLOCATED:
         raise IllegalTransition("Only an allocated round's documents can be signed.")
     # Lock the rows: two board members signing at once must not lose either signature.
-    docs = list(db.session.scalars(select(Document).filter_by(round_id=funding_round.id)
-                                   .order_by(Document.id).with_for_update()))
+    docs = list(
+        db.session.scalars(
+            select(Document)
+            .filter_by(round_id=funding_round.id)
+            .order_by(Document.id)
+            .with_for_update()
+        )
+    )
     if not docs:
         raise IllegalTransition("There are no documents to sign yet.")
     credential = credential_for(user, community)
@@ -213,22 +354,38 @@ def sign_round(funding_round: FundingRound, user: User, *, at: datetime | None =
         field = f"board-{user.id}"
         before = document.pdf
         after = signing.sign_pdf(
-            before, signing.Credential(key_pem=credential.key_pem, cert_pem=credential.cert_pem),
-            community.authority_cert_pem, field_name=field, signer_name=user.name,
-            role="Board member", reason=f"Approved for {community.name}",
-            passphrase=key_passphrase(), signed_at=at,
+            before,
+            signing.Credential(key_pem=credential.key_pem, cert_pem=credential.cert_pem),
+            community.authority_cert_pem,
+            field_name=field,
+            signer_name=user.name,
+            role="Board member",
+            reason=f"Approved for {community.name}",
+            passphrase=key_passphrase(),
+            signed_at=at,
         )
         document.pdf = after
         document.sha256 = hashlib.sha256(after).hexdigest()
-        document.signatures.append(Signature(
-            user_id=user.id, field_name=field, sha256_signed=hashlib.sha256(before).hexdigest(),
-            sha256_result=document.sha256, signed_at=at or utcnow()))
+        document.signatures.append(
+            Signature(
+                user_id=user.id,
+                field_name=field,
+                sha256_signed=hashlib.sha256(before).hexdigest(),
+                sha256_result=document.sha256,
+                signed_at=at or utcnow(),
+            )
+        )
         signed_now += 1
     db.session.flush()
     if signed_now == 0:
         raise ValidationFailed([(None, "You have already signed every document of this round.")])
-    record("documents.signed", f"round:{funding_round.id}", community_id=community.id,
-           actor_id=user.id, documents={d.filename: d.sha256 for d in docs})
+    record(
+        "documents.signed",
+        f"round:{funding_round.id}",
+        community_id=community.id,
+        actor_id=user.id,
+        documents={d.filename: d.sha256 for d in docs},
+    )
     if all(len(d.signatures) >= community.quorum for d in docs):
         transition(funding_round, RoundStatus.APPROVED, actor=user, quorum=community.quorum)
     return signed_now
@@ -244,8 +401,9 @@ def verify_document(pdf: bytes) -> tuple[signing.Verdict, Document | None]:
     digest = hashlib.sha256(pdf).hexdigest()
     issued = db.session.scalar(select(Document).where(Document.sha256 == digest))
     if issued is None:
-        issued = db.session.scalar(select(Document).join(Signature)
-                                   .where(Signature.sha256_result == digest).limit(1))
+        issued = db.session.scalar(
+            select(Document).join(Signature).where(Signature.sha256_result == digest).limit(1)
+        )
     return verdict, issued
 
 

@@ -26,21 +26,31 @@ def pledge(community: Community, round_id: int):
         return redirect(url_for("pooling.mine", slug=community.slug, round_id=round_id))
     existing = pledges.pledge_of(funding_round, current_user)
     form = PledgeForm(obj=None)
-    form.target.choices = choices([(0, "The common pot (the allocation decides)")] + [
-        (p.id, p.title) for p in sorted(funding_round.projects, key=lambda p: p.title)])
+    form.target.choices = choices(
+        [(0, "The common pot (the allocation decides)")]
+        + [(p.id, p.title) for p in sorted(funding_round.projects, key=lambda p: p.title)]
+    )
     if not form.is_submitted() and existing:
         form.amount.data = existing.amount_cents
         form.target.data = existing.project_id or 0
     if form.validate_on_submit():
-        made = attempt(form, pledges.make_pledge, funding_round, current_user,
-                       amount_cents=form.amount.data, project_id=form.target.data or None)
+        made = attempt(
+            form,
+            pledges.make_pledge,
+            funding_round,
+            current_user,
+            amount_cents=form.amount.data,
+            project_id=form.target.data or None,
+        )
         if made:
-            flash(f"Thank you! Your pledge is recorded. Receipt code {made.receipt_code}.",
-                  "success")
+            flash(
+                f"Thank you! Your pledge is recorded. Receipt code {made.receipt_code}.", "success"
+            )
             return redirect(url_for("pooling.mine", slug=community.slug, round_id=round_id))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("pooling/pledge.html", round=funding_round, form=form,
-                           existing=existing), status
+    return render_template(
+        "pooling/pledge.html", round=funding_round, form=form, existing=existing
+    ), status
 
 
 @bp.get("/c/<slug>/rounds/<int:round_id>/mine")
@@ -48,9 +58,12 @@ def pledge(community: Community, round_id: int):
 def mine(community: Community, round_id: int):
     """The resident's receipt: their own answers and pledge, nobody else's."""
     funding_round = round_or_404(community, round_id)
-    return render_template("pooling/mine.html", round=funding_round,
-                           response=response_of(funding_round, current_user),
-                           pledge=pledges.pledge_of(funding_round, current_user))
+    return render_template(
+        "pooling/mine.html",
+        round=funding_round,
+        response=response_of(funding_round, current_user),
+        pledge=pledges.pledge_of(funding_round, current_user),
+    )
 
 
 @bp.route("/c/<slug>/rounds/<int:round_id>/grants", methods=["GET", "POST"])
@@ -58,22 +71,36 @@ def mine(community: Community, round_id: int):
 def grants(community: Community, round_id: int):
     funding_round = round_or_404(community, round_id)
     form = GrantForm()
-    form.priority_area_id.choices = choices([(0, "Any priority area")] + [
-        (a.id, a.name) for a in funding_round.priority_areas])
+    form.priority_area_id.choices = choices(
+        [(0, "Any priority area")] + [(a.id, a.name) for a in funding_round.priority_areas]
+    )
     if form.validate_on_submit():
-        grant = attempt(form, pledges.add_grant, funding_round, name=form.name.data,
-                        funder=form.funder.data or "", amount_cents=form.amount.data,
-                        priority_area_id=form.priority_area_id.data or None,
-                        cap_per_project_cents=form.cap.data, actor=current_user)
+        grant = attempt(
+            form,
+            pledges.add_grant,
+            funding_round,
+            name=form.name.data,
+            funder=form.funder.data or "",
+            amount_cents=form.amount.data,
+            priority_area_id=form.priority_area_id.data or None,
+            cap_per_project_cents=form.cap.data,
+            actor=current_user,
+        )
         if grant:
             flash(f"Added the grant “{grant.name}”.", "success")
             return redirect(url_for("pooling.grants", slug=community.slug, round_id=round_id))
     pool, earmarked, pledgers = pledges.pledge_totals(funding_round)
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("pooling/grants.html", round=funding_round, form=form,
-                           grants=pledges.grants_of(funding_round), pool=pool,
-                           earmarked=sum(earmarked.values()), pledgers=pledgers,
-                           restriction=allocation.grant_restriction), status
+    return render_template(
+        "pooling/grants.html",
+        round=funding_round,
+        form=form,
+        grants=pledges.grants_of(funding_round),
+        pool=pool,
+        earmarked=sum(earmarked.values()),
+        pledgers=pledgers,
+        restriction=allocation.grant_restriction,
+    ), status
 
 
 @bp.route("/c/<slug>/rounds/<int:round_id>/allocation", methods=["GET", "POST"])
@@ -85,23 +112,32 @@ def allocation_view(community: Community, round_id: int):
     if form.is_submitted() and not organizer:
         abort(403)
     if form.validate_on_submit():
-        run = attempt(form, allocation.run_allocation, funding_round, form.rule.data,
-                      actor=current_user)
+        run = attempt(
+            form, allocation.run_allocation, funding_round, form.rule.data, actor=current_user
+        )
         if run:
-            flash(f"Allocation done ({allocation.RULES[run.rule]}, solver: {run.solver_status}).",
-                  "success")
-            return redirect(url_for("pooling.allocation_view", slug=community.slug,
-                                    round_id=round_id))
+            flash(
+                f"Allocation done ({allocation.RULES[run.rule]}, solver: {run.solver_status}).",
+                "success",
+            )
+            return redirect(
+                url_for("pooling.allocation_view", slug=community.slug, round_id=round_id)
+            )
         for message in form.form_errors:
             flash(message, "error")
     run = allocation.chosen_run(funding_round)
     if run is None and not organizer:
         abort(404)
-    return render_template("pooling/allocation.html", round=funding_round, form=form, run=run,
-                           table=allocation.plan_table(run) if run else None,
-                           locked=allocation.is_locked(funding_round),
-                           documents=issuing.documents_of(funding_round),
-                           action_form=ActionForm())
+    return render_template(
+        "pooling/allocation.html",
+        round=funding_round,
+        form=form,
+        run=run,
+        table=allocation.plan_table(run) if run else None,
+        locked=allocation.is_locked(funding_round),
+        documents=issuing.documents_of(funding_round),
+        action_form=ActionForm(),
+    )
 
 
 @bp.get("/c/<slug>/rounds/<int:round_id>/documents")
@@ -113,8 +149,13 @@ def documents(community: Community, round_id: int):
         abort(403)  # residents see the documents once the board has approved them
     docs = issuing.documents_of(funding_round)
     unsigned_by_me = sum(1 for d in docs if all(s.user_id != current_user.id for s in d.signatures))
-    return render_template("pooling/documents.html", round=funding_round, documents=docs,
-                           unsigned_by_me=unsigned_by_me, board=issuing.board_of(community))
+    return render_template(
+        "pooling/documents.html",
+        round=funding_round,
+        documents=docs,
+        unsigned_by_me=unsigned_by_me,
+        board=issuing.board_of(community),
+    )
 
 
 @bp.post("/c/<slug>/rounds/<int:round_id>/documents/generate")
@@ -157,9 +198,14 @@ def download(community: Community, round_id: int, document_id: int, filename: st
     staff = current_user.has_role(community.id, Role.ORGANIZER, Role.BOARD)
     if not staff and funding_round.status not in (RoundStatus.APPROVED, RoundStatus.SETTLED):
         abort(403)
-    return Response(document.pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{document.filename}"',
-        "X-Content-SHA256": document.sha256})
+    return Response(
+        document.pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{document.filename}"',
+            "X-Content-SHA256": document.sha256,
+        },
+    )
 
 
 @bp.route("/verify", methods=["GET", "POST"])

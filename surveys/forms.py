@@ -7,7 +7,7 @@ import random
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, SubmitField, widgets
 
-from commonpot.forms import choices
+from commonpot.forms import ErrorSlot, choices
 from commonpot.models import FundingRound
 
 
@@ -19,6 +19,10 @@ class CheckboxesField(SelectMultipleField):
 class BallotForm(FlaskForm):
     approvals = CheckboxesField("Projects you approve", coerce=int)
     submit = SubmitField("Save my answers")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.priorities = ErrorSlot()  # messages about the ranking as a whole
 
     def rank_fields(self):
         return [f for f in self if f.name.startswith("area_")]
@@ -36,8 +40,11 @@ def ballot_form(funding_round: FundingRound, seed: int, **kwargs) -> BallotForm:
         pass
 
     for area in areas:
-        setattr(RoundBallot, f"area_{area.id}",
-                SelectField(area.name, coerce=int, choices=rank_choices, default=0))
+        setattr(
+            RoundBallot,
+            f"area_{area.id}",
+            SelectField(area.name, coerce=int, choices=rank_choices, default=0),
+        )
     form = RoundBallot(**kwargs)
     projects = list(funding_round.projects)
     random.Random(seed).shuffle(projects)

@@ -39,9 +39,7 @@ class PriorityRanking(db.Model):
     __tablename__ = "priority_ranking"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    response_id: Mapped[int] = mapped_column(
-        ForeignKey("survey_response.id", ondelete="CASCADE")
-    )
+    response_id: Mapped[int] = mapped_column(ForeignKey("survey_response.id", ondelete="CASCADE"))
     priority_area_id: Mapped[int] = mapped_column(
         ForeignKey("priority_area.id", ondelete="CASCADE")
     )
@@ -63,9 +61,7 @@ class ProjectVote(db.Model):
     __tablename__ = "project_vote"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    response_id: Mapped[int] = mapped_column(
-        ForeignKey("survey_response.id", ondelete="CASCADE")
-    )
+    response_id: Mapped[int] = mapped_column(ForeignKey("survey_response.id", ondelete="CASCADE"))
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
     points: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -27,14 +27,21 @@ def ballot(community: Community, round_id: int):
             getattr(form, f"area_{ranking.priority_area_id}").data = ranking.rank
         form.approvals.data = [v.project_id for v in existing.votes]
     if form.validate_on_submit():
-        response = attempt(form, services.submit_response, funding_round, current_user,
-                           rankings=form.rankings(), approvals=set(form.approvals.data or []))
+        response = attempt(
+            form,
+            services.submit_response,
+            funding_round,
+            current_user,
+            rankings=form.rankings(),
+            approvals=set(form.approvals.data or []),
+        )
         if response:
             flash(f"Your answers are saved. Receipt code {response.receipt_code}.", "success")
             return redirect(url_for("pooling.pledge", slug=community.slug, round_id=round_id))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("surveys/ballot.html", round=funding_round, form=form,
-                           existing=existing), status
+    return render_template(
+        "surveys/ballot.html", round=funding_round, form=form, existing=existing
+    ), status
 
 
 @bp.get("/c/<slug>/rounds/<int:round_id>/results")
@@ -48,7 +55,11 @@ def results(community: Community, round_id: int):
     scores = services.priority_scores(funding_round)
     total_score = sum(scores.values()) or 1
     return render_template(
-        "surveys/results.html", round=funding_round, responses=services.response_count(funding_round),
+        "surveys/results.html",
+        round=funding_round,
+        responses=services.response_count(funding_round),
         projects=sorted(funding_round.projects, key=lambda p: (-approvals[p.id], p.title)),
-        approvals=approvals, scores=scores, total_score=total_score,
+        approvals=approvals,
+        scores=scores,
+        total_score=total_score,
     )

@@ -44,7 +44,8 @@ def _postgres_database():
             pytest.fail(f"PostgreSQL at {PG_URL} is unreachable under CI: {error}")
         pytest.skip(f"PostgreSQL unreachable: {error}")
     yield base.set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -63,13 +64,15 @@ def database_url(request, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def _app(database_url, tmp_path_factory):
-    app = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "MAIL_SERVER": "",
-        "SERVER_NAME": "commonpot.test",
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "MAIL_SERVER": "",
+            "SERVER_NAME": "commonpot.test",
+        }
+    )
     with app.app_context():
         db.create_all()
     yield app
@@ -88,8 +91,13 @@ def app(_app):
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                                  + " RESTART IDENTITY CASCADE"))
+                conn.execute(
+                    text(
+                        "TRUNCATE "
+                        + ", ".join(f'"{t}"' for t in tables)
+                        + " RESTART IDENTITY CASCADE"
+                    )
+                )
             else:
                 for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))

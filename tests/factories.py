@@ -13,15 +13,17 @@ _HASH = generate_password_hash(PASSWORD)  # computed once: hashing is slow on pu
 
 
 def user(email: str, name: str | None = None) -> User:
-    account = User(email=email, name=name or email.split("@")[0].replace(".", " ").title(),
-                   password_hash=_HASH)
+    account = User(
+        email=email, name=name or email.split("@")[0].replace(".", " ").title(), password_hash=_HASH
+    )
     db.session.add(account)
     db.session.flush()
     return account
 
 
-def community(slug: str = "eastside", *, board: int = 3, residents: int = 6,
-              quorum: int = 2) -> tuple[Community, dict[str, list[User]]]:
+def community(
+    slug: str = "eastside", *, board: int = 3, residents: int = 6, quorum: int = 2
+) -> tuple[Community, dict[str, list[User]]]:
     """A cooperative with an organizer, board members and residents (all members)."""
     c = rounds.create_community(f"{slug.title()} Cooperative", slug, quorum=quorum)
     people = {
@@ -39,19 +41,35 @@ def community(slug: str = "eastside", *, board: int = 3, residents: int = 6,
     return c, people
 
 
-def open_round(c: Community, organizer: User, projects=(("Garden", 0, 300_000),
-                                                         ("Tutoring", 1, 400_000),
-                                                         ("Safety App", 2, 500_000)),
-               max_approvals: int | None = None):
+def open_round(
+    c: Community,
+    organizer: User,
+    projects=(("Garden", 0, 300_000), ("Tutoring", 1, 400_000), ("Safety App", 2, 500_000)),
+    max_approvals: int | None = None,
+):
     """A round with three priority areas and the given projects, opened."""
     from commonpot.models import RoundStatus
 
-    r = rounds.create_round(c, title="Test round", description="", opens_at=None,
-                            closes_at=None, max_approvals=max_approvals, actor=organizer,
-                            priority_areas=["Food security", "Education", "Place security"])
+    r = rounds.create_round(
+        c,
+        title="Test round",
+        description="",
+        opens_at=None,
+        closes_at=None,
+        max_approvals=max_approvals,
+        actor=organizer,
+        priority_areas=["Food security", "Education", "Place security"],
+    )
     for title, area, cost in projects:
-        rounds.add_project(r, title=title, description="", cost_cents=cost, lead_name="",
-                           priority_area_id=r.priority_areas[area].id, actor=organizer)
+        rounds.add_project(
+            r,
+            title=title,
+            description="",
+            cost_cents=cost,
+            lead_name="",
+            priority_area_id=r.priority_areas[area].id,
+            actor=organizer,
+        )
     rounds.transition(r, RoundStatus.OPEN, actor=organizer)
     db.session.commit()
     return r

@@ -19,7 +19,8 @@ class ResetRequestForm(FlaskForm):
 class SetPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
     confirm = PasswordField(
-        "Repeat the new password", validators=[DataRequired(), EqualTo("password", "The two passwords differ.")]
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("password", "The two passwords differ.")],
     )
     submit = SubmitField("Save password")
 

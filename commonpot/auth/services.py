@@ -24,8 +24,10 @@ def find_user(email: str) -> User | None:
 
 def authenticate(email: str, password: str) -> User:
     user = find_user(email)
-    if user is None or not user.password_hash or not check_password_hash(
-        user.password_hash, password
+    if (
+        user is None
+        or not user.password_hash
+        or not check_password_hash(user.password_hash, password)
     ):
         raise ValidationFailed([(None, "That email and password do not match an account.")])
     return user
@@ -33,9 +35,7 @@ def authenticate(email: str, password: str) -> User:
 
 def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(
-            [("password", f"Use at least {MIN_PASSWORD} characters.")]
-        )
+        raise ValidationFailed([("password", f"Use at least {MIN_PASSWORD} characters.")])
     user.password_hash = generate_password_hash(password)
     record("password.set", f"user:{user.id}", actor_id=user.id)
 
@@ -72,13 +72,17 @@ def send_password_link(user: User, *, invitation: str | None = None) -> None:
     link = url_for("auth.set_password_view", token=password_token(user), _external=True)
     if invitation:
         subject = f"You are invited to {invitation} on commonpot"
-        body = (f"Hello {user.name},\n\nYou have been invited to {invitation}.\n"
-                f"Choose your password here (valid two weeks):\n{link}\n")
+        body = (
+            f"Hello {user.name},\n\nYou have been invited to {invitation}.\n"
+            f"Choose your password here (valid two weeks):\n{link}\n"
+        )
     else:
         subject = "Reset your commonpot password"
-        body = (f"Hello {user.name},\n\nSomeone asked to reset your password. If it was you, "
-                f"choose a new one here (valid two hours):\n{link}\n\n"
-                "If it was not you, ignore this message.\n")
+        body = (
+            f"Hello {user.name},\n\nSomeone asked to reset your password. If it was you, "
+            f"choose a new one here (valid two hours):\n{link}\n\n"
+            "If it was not you, ignore this message.\n"
+        )
     send_mail(user.email, subject, body)
 
 

@@ -50,8 +50,15 @@ def logout():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        done = attempt(form, lambda: services.change_password(
-            current_user, form.current_password.data, form.password.data) or True)
+        done = attempt(
+            form,
+            lambda: (
+                services.change_password(
+                    current_user, form.current_password.data, form.password.data
+                )
+                or True
+            ),
+        )
         if done:
             flash("Your password was changed.", "success")
             return redirect(url_for("rounds.home"))
@@ -63,8 +70,7 @@ def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
         services.request_reset(form.email.data)
-        flash("If that address has an account, a link to reset the password is on its way.",
-              "info")
+        flash("If that address has an account, a link to reset the password is on its way.", "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_request.html", form=form)
 

@@ -26,7 +26,9 @@ def invite(community: Community, *, name: str, email: str, role: Role, actor: Us
         record("user.invited", f"user:{user.id}", community_id=community.id, actor_id=actor.id)
     grant_role(user, community, role, actor=actor)
     if Role.RESIDENT not in user.roles_in(community.id):
-        grant_role(user, community, Role.RESIDENT, actor=actor)  # organizers and board are members too
+        grant_role(
+            user, community, Role.RESIDENT, actor=actor
+        )  # organizers and board are members too
     if created:
         send_password_link(user, invitation=f"{community.name} as {role.value}")
     return user
@@ -39,5 +41,10 @@ def revoke(community: Community, user: User, role: Role, *, actor: User) -> None
         if membership.community_id == community.id and membership.role == role:
             db.session.delete(membership)
     db.session.flush()
-    record("role.revoked", f"user:{user.id}", community_id=community.id, actor_id=actor.id,
-           role=role.value)
+    record(
+        "role.revoked",
+        f"user:{user.id}",
+        community_id=community.id,
+        actor_id=actor.id,
+        role=role.value,
+    )

@@ -19,8 +19,11 @@ bp = Blueprint("people", __name__)
 class InviteForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(), Email()])
-    role = SelectField("Role", choices=choices((r.value, r.value.capitalize()) for r in Role),
-                       default=Role.RESIDENT.value)
+    role = SelectField(
+        "Role",
+        choices=choices((r.value, r.value.capitalize()) for r in Role),
+        default=Role.RESIDENT.value,
+    )
     submit = SubmitField("Invite or appoint")
 
 
@@ -33,22 +36,32 @@ class RevokeForm(FlaskForm):
 def people(community: Community):
     form = InviteForm()
     if form.validate_on_submit():
-        user = attempt(form, services.invite, community, name=form.name.data or "",
-                       email=form.email.data, role=Role(form.role.data), actor=current_user)
+        user = attempt(
+            form,
+            services.invite,
+            community,
+            name=form.name.data or "",
+            email=form.email.data,
+            role=Role(form.role.data),
+            actor=current_user,
+        )
         if user:
             flash(f"{user.name} is now {form.role.data} in {community.name}.", "success")
             return redirect(url_for("people.people", slug=community.slug))
     members = db.session.execute(
-        select(User, Membership.role).join(Membership)
-        .where(Membership.community_id == community.id).order_by(User.name)
+        select(User, Membership.role)
+        .join(Membership)
+        .where(Membership.community_id == community.id)
+        .order_by(User.name)
     ).all()
     by_user: dict[int, tuple[User, list[Role]]] = {}
     for user, role in members:
         by_user.setdefault(user.id, (user, []))[1].append(role)
     staff = [(u, r) for u, r in by_user.values() if set(r) - {Role.RESIDENT}]
     residents = sum(1 for _, r in by_user.values() if Role.RESIDENT in r)
-    return render_template("people/people.html", form=form, staff=staff, residents=residents,
-                           revoke_form=RevokeForm())
+    return render_template(
+        "people/people.html", form=form, staff=staff, residents=residents, revoke_form=RevokeForm()
+    )
 
 
 @bp.post("/c/<slug>/people/<int:user_id>/revoke/<role>")

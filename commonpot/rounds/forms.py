@@ -1,5 +1,12 @@
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..forms import MoneyField
@@ -9,7 +16,8 @@ class RoundForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("What this round is for", validators=[Length(max=5000)])
     priority_areas = TextAreaField(
-        "Priority areas (one per line)", validators=[DataRequired()],
+        "Priority areas (one per line)",
+        validators=[DataRequired()],
         render_kw={"rows": 5, "placeholder": "Food security\nPlace security\nEducation"},
     )
     opens_at = DateTimeLocalField("Opens (community time)", validators=[Optional()])

@@ -34,39 +34,66 @@ TRANSITIONS: dict[RoundStatus, set[RoundStatus]] = {
 }
 
 
-def create_community(name: str, slug: str, *, currency: str = "USD", timezone: str = "UTC",
-                     quorum: int = 2, actor: User | None = None) -> Community:
+def create_community(
+    name: str,
+    slug: str,
+    *,
+    currency: str = "USD",
+    timezone: str = "UTC",
+    quorum: int = 2,
+    actor: User | None = None,
+) -> Community:
     slug = slug.strip().lower()
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,58}", slug):
         raise ValidationFailed([("slug", "Use 2-59 lowercase letters, digits and dashes.")])
     if db.session.scalar(select(Community).where(Community.slug == slug)):
         raise ValidationFailed([("slug", f"A community called '{slug}' already exists.")])
-    community = Community(name=name.strip(), slug=slug, currency=currency, timezone=timezone,
-                          quorum=quorum)
+    community = Community(
+        name=name.strip(), slug=slug, currency=currency, timezone=timezone, quorum=quorum
+    )
     db.session.add(community)
     db.session.flush()
     community_created.send(community)
-    record("community.created", f"community:{community.id}", community_id=community.id,
-           actor_id=actor.id if actor else None, name=community.name)
+    record(
+        "community.created",
+        f"community:{community.id}",
+        community_id=community.id,
+        actor_id=actor.id if actor else None,
+        name=community.name,
+    )
     return community
 
 
 def grant_role(user: User, community: Community, role: Role, *, actor: User | None) -> Membership:
-    existing = db.session.scalar(select(Membership).filter_by(
-        user_id=user.id, community_id=community.id, role=role))
+    existing = db.session.scalar(
+        select(Membership).filter_by(user_id=user.id, community_id=community.id, role=role)
+    )
     if existing:
         return existing
     membership = Membership(user=user, community=community, role=role)
     db.session.add(membership)
     db.session.flush()
-    record("role.granted", f"user:{user.id}", community_id=community.id,
-           actor_id=actor.id if actor else None, role=role.value)
+    record(
+        "role.granted",
+        f"user:{user.id}",
+        community_id=community.id,
+        actor_id=actor.id if actor else None,
+        role=role.value,
+    )
     return membership
 
 
-def create_round(community: Community, *, title: str, description: str, priority_areas: list[str],
-                 opens_at: datetime | None, closes_at: datetime | None,
-                 max_approvals: int | None, actor: User) -> FundingRound:
+def create_round(
+    community: Community,
+    *,
+    title: str,
+    description: str,
+    priority_areas: list[str],
+    opens_at: datetime | None,
+    closes_at: datetime | None,
+    max_approvals: int | None,
+    actor: User,
+) -> FundingRound:
     names = [n.strip() for n in priority_areas if n.strip()]
     errors: list[tuple[str | None, str]] = []
     if len(names) < 2:
@@ -77,14 +104,24 @@ def create_round(community: Community, *, title: str, description: str, priority
         errors.append(("closes_at", "The round must close after it opens."))
     if errors:
         raise ValidationFailed(errors)
-    funding_round = FundingRound(community=community, title=title.strip(),
-                                 description=description.strip(), opens_at=opens_at,
-                                 closes_at=closes_at, max_approvals=max_approvals)
+    funding_round = FundingRound(
+        community=community,
+        title=title.strip(),
+        description=description.strip(),
+        opens_at=opens_at,
+        closes_at=closes_at,
+        max_approvals=max_approvals,
+    )
     funding_round.priority_areas = [PriorityArea(name=n, position=i) for i, n in enumerate(names)]
     db.session.add(funding_round)
     db.session.flush()
-    record("round.created", f"round:{funding_round.id}", community_id=community.id,
-           actor_id=actor.id, title=funding_round.title)
+    record(
+        "round.created",
+        f"round:{funding_round.id}",
+        community_id=community.id,
+        actor_id=actor.id,
+        title=funding_round.title,
+    )
     return funding_round
 
 
@@ -93,34 +130,59 @@ def _require_draft(funding_round: FundingRound) -> None:
         raise IllegalTransition("Projects can only be changed while the round is a draft.")
 
 
-def add_project(funding_round: FundingRound, *, title: str, description: str, cost_cents: int,
-                priority_area_id: int | None, lead_name: str, actor: User) -> Project:
+def add_project(
+    funding_round: FundingRound,
+    *,
+    title: str,
+    description: str,
+    cost_cents: int,
+    priority_area_id: int | None,
+    lead_name: str,
+    actor: User,
+) -> Project:
     _require_draft(funding_round)
     area_ids = {a.id for a in funding_round.priority_areas}
     if priority_area_id is not None and priority_area_id not in area_ids:
         raise ValidationFailed([("priority_area_id", "Choose one of this round's priority areas.")])
     if any(p.title.lower() == title.strip().lower() for p in funding_round.projects):
         raise ValidationFailed([("title", "This round already has a project with that title.")])
-    project = Project(round=funding_round, title=title.strip(), description=description.strip(),
-                      cost_cents=cost_cents, priority_area_id=priority_area_id,
-                      lead_name=lead_name.strip())
+    project = Project(
+        round=funding_round,
+        title=title.strip(),
+        description=description.strip(),
+        cost_cents=cost_cents,
+        priority_area_id=priority_area_id,
+        lead_name=lead_name.strip(),
+    )
     db.session.add(project)
     db.session.flush()
-    record("project.added", f"project:{project.id}", community_id=funding_round.community_id,
-           actor_id=actor.id, round=funding_round.id, cost_cents=cost_cents)
+    record(
+        "project.added",
+        f"project:{project.id}",
+        community_id=funding_round.community_id,
+        actor_id=actor.id,
+        round=funding_round.id,
+        cost_cents=cost_cents,
+    )
     return project
 
 
 def remove_project(project: Project, *, actor: User) -> None:
     _require_draft(project.round)
-    record("project.removed", f"project:{project.id}", community_id=project.round.community_id,
-           actor_id=actor.id, title=project.title)
+    record(
+        "project.removed",
+        f"project:{project.id}",
+        community_id=project.round.community_id,
+        actor_id=actor.id,
+        title=project.title,
+    )
     db.session.delete(project)
     db.session.flush()
 
 
-def transition(funding_round: FundingRound, to: RoundStatus, *, actor: User | None,
-               **details) -> None:
+def transition(
+    funding_round: FundingRound, to: RoundStatus, *, actor: User | None, **details
+) -> None:
     """Move a round along its life; anything not in TRANSITIONS is a clear error."""
     if to not in TRANSITIONS[funding_round.status]:
         raise IllegalTransition(
@@ -129,13 +191,21 @@ def transition(funding_round: FundingRound, to: RoundStatus, *, actor: User | No
     if to == RoundStatus.OPEN and len(funding_round.projects) < 2:
         raise IllegalTransition("Add at least two projects before opening the round.")
     now = utcnow()
-    stamp = {RoundStatus.OPEN: "opened_at", RoundStatus.CLOSED: "closed_at",
-             RoundStatus.APPROVED: "approved_at"}.get(to)
+    stamp = {
+        RoundStatus.OPEN: "opened_at",
+        RoundStatus.CLOSED: "closed_at",
+        RoundStatus.APPROVED: "approved_at",
+    }.get(to)
     if stamp:
         setattr(funding_round, stamp, now)
     before = funding_round.status
     funding_round.status = to
     db.session.flush()
-    record(f"round.{to.value}", f"round:{funding_round.id}",
-           community_id=funding_round.community_id, actor_id=actor.id if actor else None,
-           before=before.value, **details)
+    record(
+        f"round.{to.value}",
+        f"round:{funding_round.id}",
+        community_id=funding_round.community_id,
+        actor_id=actor.id if actor else None,
+        before=before.value,
+        **details,
+    )

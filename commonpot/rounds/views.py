@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..forms import choices
 from ..models import Community, FundingRound, Project, Role, RoundStatus
-from ..web import attempt, community_or_404, requires, round_or_404, roles
+from ..web import attempt, community_or_404, requires, roles, round_or_404
 from . import services
 from .forms import ProjectForm, RoundForm, TransitionForm
 
@@ -19,7 +19,15 @@ bp = Blueprint("rounds", __name__)
 @bp.get("/")
 def home():
     communities = db.session.scalars(select(Community).order_by(Community.name)).all()
-    return render_template("rounds/home.html", communities=communities)
+    open_rounds = db.session.scalars(
+        select(FundingRound)
+        .where(FundingRound.status == RoundStatus.OPEN)
+        .order_by(FundingRound.id)
+    ).all()
+    by_community: dict[int, list[FundingRound]] = {}
+    for r in open_rounds:
+        by_community.setdefault(r.community_id, []).append(r)
+    return render_template("rounds/home.html", communities=communities, open_rounds=by_community)
 
 
 @bp.get("/c/<slug>/")
@@ -41,8 +49,9 @@ def show(slug: str, round_id: int):
         abort(404)
     form = ProjectForm()
     form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
-    return render_template("rounds/show.html", round=funding_round, project_form=form,
-                           action_form=TransitionForm())
+    return render_template(
+        "rounds/show.html", round=funding_round, project_form=form, action_form=TransitionForm()
+    )
 
 
 def _to_utc(value, community: Community):
@@ -57,12 +66,16 @@ def create(community: Community):
     form = RoundForm()
     if form.validate_on_submit():
         funding_round = attempt(
-            form, services.create_round, community, title=form.title.data,
+            form,
+            services.create_round,
+            community,
+            title=form.title.data,
             description=form.description.data or "",
             priority_areas=form.priority_areas.data.splitlines(),
             opens_at=_to_utc(form.opens_at.data, community),
             closes_at=_to_utc(form.closes_at.data, community),
-            max_approvals=form.max_approvals.data, actor=current_user,
+            max_approvals=form.max_approvals.data,
+            actor=current_user,
         )
         if funding_round:
             flash("Round created. Add its projects and seed grants, then open it.", "success")
@@ -78,16 +91,22 @@ def add_project(community: Community, round_id: int):
     form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
     if form.validate_on_submit():
         project = attempt(
-            form, services.add_project, funding_round, title=form.title.data,
-            description=form.description.data or "", cost_cents=form.cost.data,
-            priority_area_id=form.priority_area_id.data, lead_name=form.lead_name.data or "",
+            form,
+            services.add_project,
+            funding_round,
+            title=form.title.data,
+            description=form.description.data or "",
+            cost_cents=form.cost.data,
+            priority_area_id=form.priority_area_id.data,
+            lead_name=form.lead_name.data or "",
             actor=current_user,
         )
         if project:
             flash(f"Added “{project.title}”.", "success")
             return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))
-    return render_template("rounds/show.html", round=funding_round, project_form=form,
-                           action_form=TransitionForm()), 422
+    return render_template(
+        "rounds/show.html", round=funding_round, project_form=form, action_form=TransitionForm()
+    ), 422
 
 
 @bp.post("/c/<slug>/rounds/<int:round_id>/projects/<int:project_id>/delete")
@@ -98,8 +117,11 @@ def remove_project(community: Community, round_id: int, project_id: int):
     form = TransitionForm()
     if project is None or project.round_id != funding_round.id:
         abort(404)
-    if form.validate_on_submit() and attempt(form, services.remove_project, project,
-                                             actor=current_user) is None and form.form_errors:
+    if (
+        form.validate_on_submit()
+        and attempt(form, services.remove_project, project, actor=current_user) is None
+        and form.form_errors
+    ):
         flash(form.form_errors[0], "error")
     return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))
 

@@ -26,8 +26,9 @@ def test_wrong_password_is_told_next_to_the_form(app, client):
 
 def test_post_without_csrf_token_is_refused(app, client):
     factories.community()
-    r = client.post("/login", {"email": "r1@eastside.test", "password": factories.PASSWORD},
-                    csrf=False)
+    r = client.post(
+        "/login", {"email": "r1@eastside.test", "password": factories.PASSWORD}, csrf=False
+    )
     assert r.status_code == 400
     assert b"CSRF" in r.data
 
@@ -35,11 +36,23 @@ def test_post_without_csrf_token_is_refused(app, client):
 def test_change_password(app, client):
     factories.community()
     client.login("r1@eastside.test", factories.PASSWORD)
-    r = client.post("/password", {"current_password": "wrong password", "password": "a new long one",
-                                  "confirm": "a new long one"})
+    r = client.post(
+        "/password",
+        {
+            "current_password": "wrong password",
+            "password": "a new long one",
+            "confirm": "a new long one",
+        },
+    )
     assert "This is not your current password." in r.get_data(as_text=True)
-    r = client.post("/password", {"current_password": factories.PASSWORD,
-                                  "password": "a new long one", "confirm": "a new long one"})
+    r = client.post(
+        "/password",
+        {
+            "current_password": factories.PASSWORD,
+            "password": "a new long one",
+            "confirm": "a new long one",
+        },
+    )
     assert r.status_code == 302
     client.logout()
     client.login("r1@eastside.test", "a new long one")
@@ -68,8 +81,10 @@ def test_reset_for_unknown_email_looks_the_same_and_sends_nothing(app, client):
 def test_organizer_invites_a_resident_and_appoints_board(app, client):
     community, people = factories.community()
     client.login("organizer@eastside.test", factories.PASSWORD)
-    r = client.post("/c/eastside/people", {"name": "New Neighbor", "email": "new@eastside.test",
-                                           "role": "resident"})
+    r = client.post(
+        "/c/eastside/people",
+        {"name": "New Neighbor", "email": "new@eastside.test", "role": "resident"},
+    )
     assert r.status_code == 302
     invited = db.session.scalar(select(User).where(User.email == "new@eastside.test"))
     assert invited.roles_in(community.id) == {Role.RESIDENT}
@@ -78,8 +93,9 @@ def test_organizer_invites_a_resident_and_appoints_board(app, client):
     r = newcomer.post(link, {"password": "my own password", "confirm": "my own password"})
     assert r.status_code == 302
 
-    r = client.post("/c/eastside/people", {"name": "", "email": "r2@eastside.test",
-                                           "role": "board"})
+    r = client.post(
+        "/c/eastside/people", {"name": "", "email": "r2@eastside.test", "role": "board"}
+    )
     assert r.status_code == 302
     db.session.expire_all()
     assert Role.BOARD in people["residents"][1].roles_in(community.id)
@@ -91,8 +107,12 @@ def test_residents_cannot_reach_organizer_pages_or_other_communities(app, client
     other, _ = factories.community("westside")
     client.login("r1@eastside.test", factories.PASSWORD)
     assert client.get("/c/eastside/people").status_code == 403
-    assert client.post("/c/eastside/people", {"name": "x", "email": "x@x.test",
-                                              "role": "organizer"}).status_code == 403
+    assert (
+        client.post(
+            "/c/eastside/people", {"name": "x", "email": "x@x.test", "role": "organizer"}
+        ).status_code
+        == 403
+    )
     assert client.get("/c/eastside/rounds/new").status_code == 403
     assert client.get("/c/westside/rounds/new").status_code == 403
 

@@ -32,8 +32,13 @@ APPROVALS = {  # resident index -> approved project titles
     4: ["Eastside Garden", "Safety App"],
     5: ["Safety App", "Eastside Garden"],
 }
-PLEDGES = {0: ("500", None), 1: ("500", None), 2: ("1,000.00", None),
-           3: ("200", "Tutoring Circle"), 4: ("300", None)}
+PLEDGES = {
+    0: ("500", None),
+    1: ("500", None),
+    2: ("1,000.00", None),
+    3: ("200", "Tutoring Circle"),
+    4: ("300", None),
+}
 
 
 def pdf_text(data: bytes) -> str:
@@ -43,9 +48,8 @@ def pdf_text(data: bytes) -> str:
 def form_options(html: str, name: str) -> dict[str, str]:
     """label -> value of the checkboxes or options named `name` on a page."""
     found = {}
-    for value, label in re.findall(
-        rf'name="{name}" type="checkbox" value="(\d+)"> <span><strong>([^<]+)</strong>', html
-    ):
+    pattern = rf'name="{name}" type="checkbox" value="(\d+)">.*?<strong>([^<]+)</strong>'
+    for value, label in re.findall(pattern, html, flags=re.S):
         found[label] = value
     return found
 
@@ -67,24 +71,47 @@ def test_round_end_to_end(app, make_client, tmp_path):
     organizer.login("organizer@eastside.test", factories.PASSWORD)
 
     # The organizer creates the round, its projects and grants, and opens it.
-    r = organizer.post(f"/c/{slug}/rounds/new", {"title": "Spring round", "description": "",
-                                                  "priority_areas": AREAS, "max_approvals": "3"})
+    r = organizer.post(
+        f"/c/{slug}/rounds/new",
+        {"title": "Spring round", "description": "", "priority_areas": AREAS, "max_approvals": "3"},
+    )
     assert r.status_code == 302
     round_id = int(r.headers["Location"].rstrip("/").split("/")[-1])
     funding_round = db.session.get(FundingRound, round_id)
     areas = [a.id for a in funding_round.priority_areas]
     for title, area, cost in PROJECTS:
-        r = organizer.post(f"/c/{slug}/rounds/{round_id}/projects",
-                           {"title": title, "priority_area_id": areas[area], "cost": cost,
-                            "description": f"{title} for the neighborhood", "lead_name": "Lee"})
+        r = organizer.post(
+            f"/c/{slug}/rounds/{round_id}/projects",
+            {
+                "title": title,
+                "priority_area_id": areas[area],
+                "cost": cost,
+                "description": f"{title} for the neighborhood",
+                "lead_name": "Lee",
+            },
+        )
         assert r.status_code == 302, r.get_data(as_text=True)
-    r = organizer.post(f"/c/{slug}/rounds/{round_id}/grants",
-                       {"name": "Food Access Grant", "funder": "Foundation", "amount": "5000",
-                        "priority_area_id": areas[0], "cap": ""})
+    r = organizer.post(
+        f"/c/{slug}/rounds/{round_id}/grants",
+        {
+            "name": "Food Access Grant",
+            "funder": "Foundation",
+            "amount": "5000",
+            "priority_area_id": areas[0],
+            "cap": "",
+        },
+    )
     assert r.status_code == 302
-    r = organizer.post(f"/c/{slug}/rounds/{round_id}/grants",
-                       {"name": "City Seed Fund", "funder": "City", "amount": "2000",
-                        "priority_area_id": 0, "cap": ""})
+    r = organizer.post(
+        f"/c/{slug}/rounds/{round_id}/grants",
+        {
+            "name": "City Seed Fund",
+            "funder": "City",
+            "amount": "2000",
+            "priority_area_id": 0,
+            "cap": "",
+        },
+    )
     assert r.status_code == 302
     assert organizer.post(f"/c/{slug}/rounds/{round_id}/open").status_code == 302
     db.session.expire_all()
@@ -104,8 +131,9 @@ def test_round_end_to_end(app, make_client, tmp_path):
         if index in PLEDGES:
             amount, target = PLEDGES[index]
             project = ids[target] if target else 0
-            r = browser.post(f"/c/{slug}/rounds/{round_id}/pledge",
-                             {"amount": amount, "target": project})
+            r = browser.post(
+                f"/c/{slug}/rounds/{round_id}/pledge", {"amount": amount, "target": project}
+            )
             assert r.status_code == 302
             receipt = browser.get(f"/c/{slug}/rounds/{round_id}/mine").get_data(as_text=True)
             assert "Receipt code" in receipt and amount.split(".")[0] in receipt

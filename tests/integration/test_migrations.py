@@ -27,7 +27,8 @@ def test_migrations_match_the_models(empty_database):
         upgrade()
         with db.engine.connect() as conn:
             diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+                MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata
+            )
         assert diff == []
         tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert tables == set(db.metadata.tables)

@@ -53,7 +53,10 @@ def test_resident_changes_answers_and_keeps_one_response(app, client):
     assert len(responses) == 1 and responses[0].receipt_code == code
     assert sorted(v.project.title for v in responses[0].votes) == ["Safety App", "Tutoring"]
     assert [x.priority_area.name for x in responses[0].rankings] == [
-        "Place security", "Education", "Food security"]
+        "Place security",
+        "Education",
+        "Food security",
+    ]
     page = client.get(url).get_data(as_text=True)
     assert code in page  # the form says when they answered, with their receipt
 
@@ -71,8 +74,9 @@ def test_two_tabs_submitting_at_once_still_make_one_response(app, make_client):
         response = tab.http.post(url, data={**answer, "csrf_token": token})
         results.append(response.status_code)
 
-    threads = [threading.Thread(target=submit, args=pair) for pair in zip(tabs, tokens,
-                                                                           strict=True)]
+    threads = [
+        threading.Thread(target=submit, args=pair) for pair in zip(tabs, tokens, strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -100,11 +104,13 @@ def test_bad_pledge_amounts_get_clear_messages(app, client):
     _, _, r = setup()
     client.login("r1@eastside.test", factories.PASSWORD)
     url = f"/c/eastside/rounds/{r.id}/pledge"
-    for amount, message in [("abc", "Enter an amount like 25 or 25.50."),
-                            ("10.005", "Amounts have at most two decimals (cents)."),
-                            ("0.50", "The amount must be at least $1.00."),
-                            ("1e9", "The amount must be at most $100,000.00."),
-                            ("", "This field is required.")]:
+    for amount, message in [
+        ("abc", "Enter an amount like 25 or 25.50."),
+        ("10.005", "Amounts have at most two decimals (cents)."),
+        ("0.50", "The amount must be at least $1.00."),
+        ("1e9", "The amount must be at most $100,000.00."),
+        ("", "This field is required."),
+    ]:
         response = client.post(url, {"amount": amount, "target": 0})
         assert response.status_code == 422, amount
         assert message in response.get_data(as_text=True), amount
