@@ -50,6 +50,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from pooling.cli import register as register_commands
 
     register_commands(app)
+    from .cli import community_group
+
+    app.cli.add_command(community_group)
 
     @app.errorhandler(403)
     def forbidden(_e):

@@ -126,6 +126,9 @@ def allocation_view(community: Community, round_id: int):
         for message in form.form_errors:
             flash(message, "error")
     run = allocation.chosen_run(funding_round)
+    staff = organizer or current_user.has_role(community.id, Role.BOARD)
+    if not staff and funding_round.status not in (RoundStatus.APPROVED, RoundStatus.SETTLED):
+        abort(403)  # residents see the allocation once the board has approved it
     if run is None and not organizer:
         abort(404)
     return render_template(

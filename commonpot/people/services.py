@@ -10,7 +10,7 @@ from ..models import Community, Role, User
 from ..rounds.services import grant_role
 
 
-def invite(community: Community, *, name: str, email: str, role: Role, actor: User) -> User:
+def invite(community: Community, *, name: str, email: str, role: Role, actor: User | None) -> User:
     """Give an existing account the role, or create one and mail a link to choose a password."""
     email = email.strip().lower()
     user = find_user(email)
@@ -23,7 +23,12 @@ def invite(community: Community, *, name: str, email: str, role: Role, actor: Us
         user = User(email=email, name=name.strip())
         db.session.add(user)
         db.session.flush()
-        record("user.invited", f"user:{user.id}", community_id=community.id, actor_id=actor.id)
+        record(
+            "user.invited",
+            f"user:{user.id}",
+            community_id=community.id,
+            actor_id=actor.id if actor else None,
+        )
     grant_role(user, community, role, actor=actor)
     if Role.RESIDENT not in user.roles_in(community.id):
         grant_role(

@@ -117,12 +117,10 @@ def remove_project(community: Community, round_id: int, project_id: int):
     form = TransitionForm()
     if project is None or project.round_id != funding_round.id:
         abort(404)
-    if (
-        form.validate_on_submit()
-        and attempt(form, services.remove_project, project, actor=current_user) is None
-        and form.form_errors
-    ):
-        flash(form.form_errors[0], "error")
+    if form.validate_on_submit():
+        attempt(form, services.remove_project, project, actor=current_user)
+        for message in form.form_errors:
+            flash(message, "error")
     return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))
 
 

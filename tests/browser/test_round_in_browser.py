@@ -24,9 +24,15 @@ def test_round_in_the_browser(app, live_server, new_page, tmp_path):
     community, people = factories.community()
     organizer = people["organizer"][0]
     r = factories.open_round(community, organizer)
-    add_grant(r, name="Food Access Grant", funder="Foundation", amount_cents=300_000,
-              priority_area_id=r.priority_areas[0].id, cap_per_project_cents=None,
-              actor=organizer)
+    add_grant(
+        r,
+        name="Food Access Grant",
+        funder="Foundation",
+        amount_cents=300_000,
+        priority_area_id=r.priority_areas[0].id,
+        cap_per_project_cents=None,
+        actor=organizer,
+    )
     db.session.commit()
     round_url = f"{live_server}/c/eastside/rounds/{r.id}"
 

@@ -149,3 +149,47 @@ def check_believable(db_file: Path) -> None:
     areas = {r[0] for r in con.execute("SELECT name FROM priority_area")}
     assert {"Food security", "Place security", "Education"} <= areas
     assert one("SELECT count(*) FROM signature") >= 2 * one("SELECT count(*) FROM document")
+
+
+def test_community_create_sets_up_authority_and_organizer(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}", "PUBLIC_URL": "https://pot.example"}
+    run("db", "upgrade", env=env)
+    made = run(
+        "community",
+        "create",
+        "--name",
+        "Northside Food Co-op",
+        "--slug",
+        "northside",
+        "--organizer-email",
+        "ada@northside.example",
+        "--organizer-name",
+        "Ada Obi",
+        "--quorum",
+        "3",
+        "--timezone",
+        "America/Toronto",
+        env=env,
+    )
+    assert "Created Northside Food Co-op" in made.stdout
+    assert "https://pot.example/password/set/" in made.stderr  # the invitation, on the console
+    con = sqlite3.connect(tmp_path / "new.db")
+    quorum, cert = con.execute("SELECT quorum, authority_cert_pem FROM community").fetchone()
+    assert quorum == 3 and cert.startswith(b"-----BEGIN CERTIFICATE-----")
+    roles = {r for (r,) in con.execute("SELECT role FROM membership")}
+    assert roles == {"organizer", "resident"}
+    again = run(
+        "community",
+        "create",
+        "--name",
+        "X",
+        "--slug",
+        "northside",
+        "--organizer-email",
+        "b@x.example",
+        "--organizer-name",
+        "B",
+        env=env,
+        check=False,
+    )
+    assert again.returncode == 1 and "already exists" in again.stderr

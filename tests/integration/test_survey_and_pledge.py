@@ -136,3 +136,18 @@ def test_answers_are_private_and_tallies_hidden_while_open(app, make_client):
     organizer.login("organizer@eastside.test", factories.PASSWORD)
     tally = organizer.get(f"/c/eastside/rounds/{r.id}/results").get_data(as_text=True)
     assert re.search(r"Safety App</td><td class=\"num\">1<", tally)
+
+
+def test_residents_see_the_allocation_only_once_the_board_approved(app, client):
+    from pooling.allocation import run_allocation
+
+    _, people, r = setup()
+    organizer = people["organizer"][0]
+    transition(r, RoundStatus.CLOSED, actor=organizer)
+    run_allocation(r, "greedy", actor=organizer)
+    db.session.commit()
+    client.login("r1@eastside.test", factories.PASSWORD)
+    assert client.get(f"/c/eastside/rounds/{r.id}/allocation").status_code == 403
+    assert client.get(f"/c/eastside/rounds/{r.id}/documents").status_code == 403
+    page = client.get(f"/c/eastside/rounds/{r.id}").get_data(as_text=True)
+    assert "Allocation result" not in page and "Survey results" in page
