@@ -20,7 +20,7 @@ from commonpot.models import Community, FundingRound, RoundStatus
 from commonpot.money import format_cents
 
 from . import allocation, issuing
-from .signing import NotAPdf
+from .verification import NotAPdf
 
 COMPLETIONS = ("add1", "none", "add1-greedy")
 

@@ -15,12 +15,11 @@ from commonpot.audit import record
 from commonpot.errors import IllegalTransition, ValidationFailed
 from commonpot.extensions import db
 from commonpot.models import Community, FundingRound, Membership, Role, RoundStatus, User, utcnow
-from commonpot.money import format_cents
 from commonpot.rounds.services import transition
 from commonpot.signals import community_created
 from surveys.services import priority_scores, response_count
 
-from . import documents, signing
+from . import documents, signing, verification
 from .allocation import chosen_run, grant_restriction, is_locked, plan_table
 from .models import AllocationRun, Document, DocumentKind, Pledge, Signature, SigningCredential
 from .pledges import pledge_totals
@@ -395,9 +394,9 @@ def trusted_roots() -> list[bytes]:
     return [pem for pem in db.session.scalars(select(Community.authority_cert_pem)) if pem]
 
 
-def verify_document(pdf: bytes) -> tuple[signing.Verdict, Document | None]:
+def verify_document(pdf: bytes) -> tuple[verification.Verdict, Document | None]:
     """The signatures' verdict, and the issued document whose bytes these are (if any)."""
-    verdict = signing.verify_pdf(pdf, trusted_roots())
+    verdict = verification.verify_pdf(pdf, trusted_roots())
     digest = hashlib.sha256(pdf).hexdigest()
     issued = db.session.scalar(select(Document).where(Document.sha256 == digest))
     if issued is None:
@@ -405,7 +404,3 @@ def verify_document(pdf: bytes) -> tuple[signing.Verdict, Document | None]:
             select(Document).join(Signature).where(Signature.sha256_result == digest).limit(1)
         )
     return verdict, issued
-
-
-def money(cents: int, community: Community) -> str:
-    return format_cents(cents, community.currency)

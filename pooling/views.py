@@ -12,7 +12,7 @@ from surveys.services import response_of
 from . import allocation, issuing, pledges
 from .forms import ActionForm, AllocateForm, GrantForm, PledgeForm, VerifyForm
 from .models import Document
-from .signing import NotAPdf
+from .verification import NotAPdf
 
 bp = Blueprint("pooling", __name__)
 

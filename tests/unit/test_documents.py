@@ -14,7 +14,7 @@ from flask import Flask
 from flask_babel import Babel
 from pypdf import PdfReader
 
-from pooling import signing
+from pooling import signing, verification
 from pooling.documents import (
     STATIC_ROOT,
     RefusedURL,
@@ -326,7 +326,7 @@ def test_signed_report_verifies(report: bytes) -> None:
             role=person["role"],
             reason="Approved by the board",
         )
-    verdict = signing.verify_pdf(pdf, [authority.cert_pem])
+    verdict = verification.verify_pdf(pdf, [authority.cert_pem])
     assert verdict.ok, verdict.problems
     assert [s.signer for s in verdict.signatures] == [p["name"] for p in BOARD]
 

@@ -12,17 +12,16 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from weasyprint import HTML
 
-from pooling import signing
+from pooling import signing, verification
 from pooling.signing import (
     Authority,
     Credential,
-    NotAPdf,
     create_authority,
     issue_credential,
     sign_pdf,
     stamp_box,
-    verify_pdf,
 )
+from pooling.verification import NotAPdf, verify_pdf
 
 PASS = b"derived-from-secret-key"
 WHEN = datetime(2026, 11, 22, 14, 5, tzinfo=UTC)
@@ -264,7 +263,7 @@ def test_not_a_pdf_raises() -> None:
 
 def test_an_unsigned_pdf_is_not_ok(unsigned: bytes, authority: Authority) -> None:
     verdict = verify_pdf(unsigned, [authority.cert_pem])
-    assert verdict == signing.Verdict(
+    assert verdict == verification.Verdict(
         ok=False, signatures=(), problems=("The document carries no signatures.",)
     )
 
