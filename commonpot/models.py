@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from flask_login import UserMixin
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Enum,
@@ -137,7 +138,12 @@ class Membership(db.Model):
 
 
 class BallotType(enum.StrEnum):
-    APPROVAL = "approval"
+    """The project ballot a round uses (the priority-area question is always a ranking)."""
+
+    APPROVAL = "approval"  # tick any number of projects (min/max optional)
+    KNAPSACK = "knapsack"  # pick projects whose total cost fits budget_cents
+    CUMULATIVE = "cumulative"  # spread points_total points over projects
+    RANKED = "ranked"  # order your top rank_limit projects
 
 
 class FundingRound(db.Model):
@@ -153,7 +159,17 @@ class FundingRound(db.Model):
     ballot_type: Mapped[BallotType] = mapped_column(
         str_enum(BallotType, "ballot_type"), default=BallotType.APPROVAL
     )
+    # Ballot settings, locked once the first response exists (see surveys).
+    min_approvals: Mapped[int | None] = mapped_column(Integer)
     max_approvals: Mapped[int | None] = mapped_column(Integer)
+    budget_cents: Mapped[int | None] = mapped_column(BigInteger)  # knapsack: the budget shown
+    min_spend_percent: Mapped[int | None] = mapped_column(Integer)  # knapsack: spend at least
+    points_total: Mapped[int | None] = mapped_column(Integer)  # cumulative: N points
+    points_exact: Mapped[bool] = mapped_column(Boolean, default=True)  # = N, else <= N
+    points_cap: Mapped[int | None] = mapped_column(Integer)  # cumulative: most per project
+    rank_limit: Mapped[int | None] = mapped_column(Integer)  # ranked: top k projects
+    priority_rank_limit: Mapped[int | None] = mapped_column(Integer)  # top k areas; None: all
+    min_age: Mapped[int | None] = mapped_column(Integer)  # needs birth years on the roll
     opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -171,6 +187,22 @@ class FundingRound(db.Model):
 
     __table_args__ = (
         CheckConstraint("max_approvals IS NULL OR max_approvals >= 1", name="max_approvals"),
+        CheckConstraint(
+            "min_approvals IS NULL OR max_approvals IS NULL OR min_approvals <= max_approvals",
+            name="approval_bounds",
+        ),
+        CheckConstraint("budget_cents IS NULL OR budget_cents > 0", name="budget_positive"),
+        CheckConstraint(
+            "min_spend_percent IS NULL OR min_spend_percent BETWEEN 1 AND 100",
+            name="min_spend_percent",
+        ),
+        CheckConstraint("points_total IS NULL OR points_total >= 1", name="points_total"),
+        CheckConstraint("points_cap IS NULL OR points_cap >= 1", name="points_cap"),
+        CheckConstraint("rank_limit IS NULL OR rank_limit >= 1", name="rank_limit"),
+        CheckConstraint(
+            "priority_rank_limit IS NULL OR priority_rank_limit >= 1", name="priority_rank_limit"
+        ),
+        CheckConstraint("min_age IS NULL OR min_age BETWEEN 1 AND 120", name="min_age"),
     )
 
 

@@ -63,3 +63,8 @@ def results(community: Community, round_id: int):
         scores=scores,
         total_score=total_score,
     )
+
+
+# Routes kept in their own modules register on this blueprint when it is imported.
+from . import exchange_views as _exchange_views  # noqa: E402,F401
+from . import roll_views as _roll_views  # noqa: E402,F401
