@@ -21,6 +21,7 @@ from werkzeug.serving import run_simple
 from commonpot.extensions import db
 from commonpot.models import Community, FundingRound, Role, RoundStatus, User
 from commonpot.rounds import services as rounds
+from surveys import eligibility
 from surveys.services import submit_response
 
 from . import allocation, issuing, pledges
@@ -234,6 +235,27 @@ def _participate(
             pledges.make_pledge(r, user, amount_cents=cents, project_id=target)
 
 
+BLOCKS = ["Euclid Ave North", "Euclid Ave South", "Chollas View", "Oak Park", "Ocean View Hills"]
+UNCLAIMED = 40
+
+
+def _member_roll(community, organizer, members: list[User], rng) -> None:
+    """The cooperative's roll: every demo account has claimed its line; 40 members have not
+    yet (an organizer prints their access codes under Member roll)."""
+    lines = ["name,address or block,member number,birth year"]
+    people = [m.name for m in members] + [
+        f"{FIRST[(i * 11) % len(FIRST)]} {LAST[(i * 5 + 3) % len(LAST)]}" for i in range(UNCLAIMED)
+    ]
+    for number, name in enumerate(people, 1):
+        lines.append(f"{name},{rng.choice(BLOCKS)},E-{number:04d},{rng.randint(1938, 2009)}")
+    eligibility.import_roll(community, "\n".join(lines).encode(), actor=organizer)
+    roll = {m.member_number: m for m in eligibility.roll_of(community)}
+    for number, user in enumerate(members, 1):
+        member = roll[f"E-{number:04d}"]
+        eligibility.claim_by_matching(community, user, member_number=member.member_number,
+                                      name=member.name, birth_year=member.birth_year)
+
+
 def seed() -> bool:
     """Seed the demo community; False when it already exists."""
     if db.session.scalar(select(Community).where(Community.slug == SLUG)):
@@ -263,6 +285,7 @@ def seed() -> bool:
     for user in board:
         rounds.grant_role(user, community, Role.BOARD, actor=organizer)
     db.session.flush()
+    _member_roll(community, organizer, [organizer, *board, *residents], rng)
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     past = _round(
@@ -307,6 +330,8 @@ Demo logins (password for every account: {PASSWORD})
   board members  board1@eastside.example, board2@eastside.example, board3@eastside.example
   residents      resident001@eastside.example ... resident{RESIDENTS:03d}@eastside.example
                  (resident001-010 have not answered the open round yet)
+The member roll has {UNCLAIMED} members who have not claimed their line yet: print their
+access codes under "Member roll" and claim one at /c/{SLUG}/join.
 """
 
 
