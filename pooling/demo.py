@@ -227,7 +227,7 @@ def _participate(
         approvals = {pid for title, pid in projects.items() if rng.random() < popularity[title]}
         approvals = set(sorted(approvals)[:5]) or {rng.choice(list(projects.values()))}
         submit_response(
-            r, user, rankings={a: i + 1 for i, a in enumerate(order)}, approvals=approvals
+            r, user, rankings={a: i + 1 for i, a in enumerate(order)}, votes=approvals
         )
         if rng.random() < 0.7:
             cents = rng.choice([25, 50, 50, 100, 100, 150, 250, 500]) * 100

@@ -362,3 +362,12 @@ def voter_member(funding_round: FundingRound, user: User) -> RollMember | None:
                 [(None, f"This survey is for members aged {funding_round.min_age} and over.")]
             )
     return member
+
+
+def find_member(community: Community, member_number: str) -> RollMember | None:
+    return db.session.scalar(
+        select(RollMember).where(
+            RollMember.community_id == community.id,
+            func.lower(RollMember.member_number) == member_number.strip().lower(),
+        )
+    )

@@ -1,14 +1,32 @@
-"""The ballot form is built per round: one rank select per priority area, a box per project."""
+"""The ballot form is built per round and per ballot type; the settings page's forms.
+
+Every ballot has the priority-area ranking (one rank select per area) and one project
+ballot: checkboxes (approval, knapsack), a number per project (cumulative) or a rank
+select per project (ranked). Projects are shuffled per resident (stable by seed). The
+forms only parse what was sent; the rules live in surveys.ballots and the service
+applies them.
+"""
 
 from __future__ import annotations
 
 import random
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, SubmitField, widgets
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    SubmitField,
+    widgets,
+)
+from wtforms.validators import DataRequired, Optional
 
 from commonpot.forms import ErrorSlot, choices
-from commonpot.models import FundingRound
+from commonpot.models import BallotType, FundingRound
+from commonpot.rounds.forms import BallotSettingsFields
+
+from . import ballots
 
 
 class CheckboxesField(SelectMultipleField):
@@ -17,37 +35,121 @@ class CheckboxesField(SelectMultipleField):
 
 
 class BallotForm(FlaskForm):
-    approvals = CheckboxesField("Projects you approve", coerce=int)
     submit = SubmitField("Save my answers")
+    kind: BallotType = BallotType.APPROVAL
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.priorities = ErrorSlot()  # messages about the ranking as a whole
+        self.votes = ErrorSlot()  # messages about the project ballot as a whole
 
     def rank_fields(self):
         return [f for f in self if f.name.startswith("area_")]
 
+    def project_fields(self):
+        return [f for f in self if f.name.startswith("project_")]
+
     def rankings(self) -> dict[int, int]:
         return {int(f.name.removeprefix("area_")): f.data for f in self.rank_fields() if f.data}
+
+    def choice(self) -> dict[int, int] | set[int]:
+        """The project ballot as submit_response takes it."""
+        if self.kind in (BallotType.APPROVAL, BallotType.KNAPSACK):
+            return set(self.approvals.data or [])
+        values = {int(f.name.removeprefix("project_")): f.data for f in self.project_fields()}
+        if self.kind == BallotType.RANKED:
+            return {p: rank for p, rank in values.items() if rank}
+        return {p: points for p, points in values.items() if points is not None}
+
+    def show(self, response) -> None:
+        """Fill the form with a saved response (on GET)."""
+        for ranking in response.rankings:
+            field = getattr(self, f"area_{ranking.priority_area_id}", None)
+            if field is not None:
+                field.data = ranking.rank
+        if self.kind in (BallotType.APPROVAL, BallotType.KNAPSACK):
+            self.approvals.data = [v.project_id for v in response.votes]
+            return
+        for vote in response.votes:
+            field = getattr(self, f"project_{vote.project_id}", None)
+            if field is not None:
+                field.data = vote.rank if self.kind == BallotType.RANKED else vote.points
+
+    def used(self) -> int:
+        """What the meter shows: cents picked, points given, projects approved or ranked."""
+        picked = self.choice()
+        if self.kind == BallotType.KNAPSACK:
+            costs = {p.id: p.cost_cents for p in self.projects_in_order}
+            return sum(costs.get(p, 0) for p in picked)
+        if self.kind == BallotType.CUMULATIVE:
+            return sum(v for v in picked.values() if isinstance(v, int) and v > 0)
+        return len(picked)
 
 
 def ballot_form(funding_round: FundingRound, seed: int, **kwargs) -> BallotForm:
     """A form class for this round; projects are shuffled per resident (stable by seed)."""
+    settings = ballots.BallotSettings.of(funding_round)
     areas = funding_round.priority_areas
-    rank_choices = choices([(0, "— rank —")] + [(i, str(i)) for i in range(1, len(areas) + 1)])
+    area_limit = ballots.priority_limit(settings, len(areas))
+    rank_choices = choices(
+        [(0, "— not ranked —" if area_limit < len(areas) else "— rank —")]
+        + [(i, str(i)) for i in range(1, area_limit + 1)]
+    )
+    projects = list(funding_round.projects)
+    random.Random(seed).shuffle(projects)
+    kind = funding_round.ballot_type
 
     class RoundBallot(BallotForm):
         pass
 
+    RoundBallot.kind = kind
     for area in areas:
         setattr(
             RoundBallot,
             f"area_{area.id}",
             SelectField(area.name, coerce=int, choices=rank_choices, default=0),
         )
+    if kind in (BallotType.APPROVAL, BallotType.KNAPSACK):
+        label = "Projects you approve" if kind == BallotType.APPROVAL else "Projects you choose"
+        RoundBallot.approvals = CheckboxesField(label, coerce=int, validate_choice=False)
+    elif kind == BallotType.CUMULATIVE:
+        top = settings.points_cap or settings.points_total or 0
+        for p in projects:
+            setattr(
+                RoundBallot,
+                f"project_{p.id}",
+                IntegerField(
+                    p.title,
+                    validators=[Optional()],
+                    render_kw={"min": 0, "max": top, "step": 1, "inputmode": "numeric"},
+                ),
+            )
+    else:
+        limit = ballots.rank_limit(settings, len(projects))
+        project_ranks = choices([(0, "—")] + [(i, str(i)) for i in range(1, limit + 1)])
+        for p in projects:
+            setattr(
+                RoundBallot,
+                f"project_{p.id}",
+                SelectField(p.title, coerce=int, choices=project_ranks, default=0),
+            )
     form = RoundBallot(**kwargs)
-    projects = list(funding_round.projects)
-    random.Random(seed).shuffle(projects)
-    form.approvals.choices = choices((p.id, p.title) for p in projects)
+    if kind in (BallotType.APPROVAL, BallotType.KNAPSACK):
+        form.approvals.choices = choices((p.id, p.title) for p in projects)
     form.projects_in_order = projects
+    form.settings = settings
+    form.area_limit = area_limit
+    form.project_rank_limit = ballots.rank_limit(settings, len(projects))
     return form
+
+
+class BallotSettingsForm(BallotSettingsFields, FlaskForm):
+    submit = SubmitField("Save the ballot settings")
+
+
+class ResetForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand that every response of this round will be deleted",
+        validators=[DataRequired("Tick the box to confirm the reset.")],
+    )
+    submit = SubmitField("Delete all responses")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -10,10 +10,12 @@ from wtforms import EmailField, IntegerField, PasswordField, StringField, Submit
 from wtforms.validators import Email, Length, NumberRange, Optional
 
 from commonpot.errors import ValidationFailed
-from commonpot.models import Community, Role
-from commonpot.web import attempt, community_or_404, requires
+from commonpot.models import Community, Role, RoundStatus
+from commonpot.web import attempt, community_or_404, requires, round_or_404
 
-from . import eligibility
+from . import eligibility, services
+from .forms import ballot_form
+from .models import ResponseSource
 from .views import bp
 
 
@@ -117,3 +119,57 @@ def _join(community: Community, form: JoinForm):
     if not current_user.is_authenticated:
         login_user(user)
     return member
+
+
+class PickMemberForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that only looks a member up
+
+    member = StringField("Member number", validators=[Optional(), Length(max=40)])
+
+
+@bp.route("/c/<slug>/rounds/<int:round_id>/paper", methods=["GET", "POST"])
+@requires(Role.ORGANIZER)
+def paper_ballot(community: Community, round_id: int):
+    """An organizer enters a listed member's paper ballot on their behalf."""
+    funding_round = round_or_404(community, round_id)
+    if services.close_if_due(funding_round) or funding_round.status != RoundStatus.OPEN:
+        flash("Paper ballots are entered while the round is open.", "info")
+        return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))
+    pick = PickMemberForm(request.args)
+    member = eligibility.find_member(community, pick.member.data) if pick.member.data else None
+    if member is None:
+        if pick.member.data:
+            pick.member.errors = [f"No member {pick.member.data} on the roll."]
+        return render_template(
+            "surveys/paper_pick.html",
+            round=funding_round,
+            form=pick,
+            count=services.paper_count(funding_round),
+        ), (404 if pick.member.data else 200)
+    existing = services.paper_response_of(funding_round, member)
+    form = ballot_form(funding_round, seed=member.id)
+    if not form.is_submitted() and existing:
+        form.show(existing)
+    if form.validate_on_submit():
+        response = attempt(
+            form,
+            services.submit_response,
+            funding_round,
+            None,
+            rankings=form.rankings(),
+            votes=form.choice(),
+            source=ResponseSource.PAPER,
+            member=member,
+            entered_by=current_user,
+        )
+        if response:
+            flash(
+                f"Paper ballot saved for {member.name} (receipt {response.receipt_code}).",
+                "success",
+            )
+            return redirect(url_for("surveys.paper_ballot", slug=community.slug, round_id=round_id))
+    failed = form.errors or form.form_errors or form.votes.errors or form.priorities.errors
+    return render_template(
+        "surveys/paper.html", round=funding_round, form=form, existing=existing, member=member
+    ), (422 if failed else 200)

@@ -1,93 +1,260 @@
-"""Submitting a ballot and counting them."""
+"""Submitting a ballot, the round's ballot settings, scheduled closing, and counting."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from commonpot.audit import record
 from commonpot.codes import receipt_code
-from commonpot.errors import IllegalTransition, ValidationFailed
+from commonpot.errors import DomainError, IllegalTransition, ValidationFailed
 from commonpot.extensions import db
-from commonpot.models import FundingRound, Role, RoundStatus, User, utcnow
+from commonpot.models import BallotType, FundingRound, Role, RoundStatus, User, utcnow
+from commonpot.rounds.services import transition
 
-from .models import PriorityRanking, ProjectVote, Response
+from . import ballots
+from .eligibility import voter_member
+from .models import PriorityRanking, ProjectVote, Response, ResponseSource, RollMember
+
+Votes = dict[int, int] | set[int] | frozenset[int]
+CLOSED_ON_SCHEDULE = "This round closed at its scheduled time; answers are no longer taken."
+
+
+def settings_of(funding_round: FundingRound) -> ballots.BallotSettings:
+    return ballots.BallotSettings.of(funding_round)
 
 
 def response_of(funding_round: FundingRound, user: User) -> Response | None:
     return db.session.scalar(select(Response).filter_by(round_id=funding_round.id, user_id=user.id))
 
 
-def _locked_response(funding_round: FundingRound, user: User) -> Response | None:
-    """The member's response, row-locked so two edits at once apply one after the other."""
+def paper_response_of(funding_round: FundingRound, member: RollMember) -> Response | None:
     return db.session.scalar(
-        select(Response)
-        .filter_by(round_id=funding_round.id, user_id=user.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(Response).filter_by(
+            round_id=funding_round.id, member_id=member.id, source=ResponseSource.PAPER
+        )
     )
 
 
-def _check(funding_round: FundingRound, rankings: dict[int, int], approvals: set[int]) -> None:
-    errors: list[tuple[str | None, str]] = []
-    areas = {a.id for a in funding_round.priority_areas}
-    if set(rankings) != areas:
-        errors.append(("priorities", "Rank every priority area."))
-    elif sorted(rankings.values()) != list(range(1, len(areas) + 1)):
-        errors.append(
-            (
-                "priorities",
-                "Give each priority area a different rank, from 1 (most important) "
-                f"to {len(areas)}.",
-            )
+def paper_count(funding_round: FundingRound) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Response)
+            .where(Response.round_id == funding_round.id, Response.source == ResponseSource.PAPER)
         )
-    projects = {p.id for p in funding_round.projects}
-    if not approvals:
-        errors.append(("approvals", "Approve at least one project."))
-    elif not approvals <= projects:
-        errors.append(("approvals", "Only this round's projects can be approved."))
-    elif funding_round.max_approvals and len(approvals) > funding_round.max_approvals:
-        errors.append(
-            (
-                "approvals",
-                f"Approve at most {funding_round.max_approvals} projects "
-                f"(you chose {len(approvals)}).",
-            )
+        or 0
+    )
+
+
+def response_count(funding_round: FundingRound) -> int:
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(Response).where(Response.round_id == funding_round.id)
         )
+        or 0
+    )
+
+
+# -- scheduled closing ---------------------------------------------------------------
+
+
+def is_due(funding_round: FundingRound, now: datetime | None = None) -> bool:
+    """An open round whose scheduled closing time has passed (not yet closed in the table)."""
+    now = now or utcnow()
+    return (
+        funding_round.status == RoundStatus.OPEN
+        and funding_round.closes_at is not None
+        and funding_round.closes_at <= now
+    )
+
+
+def _lock_round(funding_round: FundingRound, *, read: bool = False) -> FundingRound:
+    """Reload the round under a row lock (shared for ballots, exclusive for settings)."""
+    return db.session.scalars(
+        select(FundingRound)
+        .where(FundingRound.id == funding_round.id)
+        .with_for_update(read=read)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def close_if_due(funding_round: FundingRound, now: datetime | None = None) -> bool:
+    """Close this round if its scheduled time has passed; True when it was closed now."""
+    now = now or utcnow()
+    if not is_due(funding_round, now):
+        return False
+    _lock_round(funding_round)
+    if not is_due(funding_round, now):  # someone else closed it meanwhile
+        return False
+    transition(funding_round, RoundStatus.CLOSED, actor=None, reason="scheduled")
+    return True
+
+
+def close_due_rounds(now: datetime | None = None) -> list[FundingRound]:
+    """Close every open round whose closes_at has passed (rounds are never opened
+    automatically). Called before a ballot is taken; the caller commits."""
+    now = now or utcnow()
+    due = db.session.scalars(
+        select(FundingRound)
+        .where(
+            FundingRound.status == RoundStatus.OPEN,
+            FundingRound.closes_at.is_not(None),
+            FundingRound.closes_at <= now,
+        )
+        .order_by(FundingRound.id)
+    ).all()
+    return [r for r in due if close_if_due(r, now)]
+
+
+# -- responses -----------------------------------------------------------------------
+
+
+def _locked_responses(funding_round: FundingRound, user_id: int | None, member_id: int | None):
+    """The voter's response(s), row-locked so two edits at once apply one after the other."""
+    who = []
+    if user_id is not None:
+        who.append(Response.user_id == user_id)
+    if member_id is not None:
+        who.append(Response.member_id == member_id)
+    return db.session.scalars(
+        select(Response)
+        .where(Response.round_id == funding_round.id, or_(*who))
+        .order_by(Response.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def _existing(
+    funding_round: FundingRound,
+    source: ResponseSource,
+    user_id: int | None,
+    member_id: int | None,
+) -> Response | None:
+    found = _locked_responses(funding_round, user_id, member_id)
+    if not found:
+        return None
+    other = [r for r in found if r.source != source]
+    if other:
+        if other[0].source == ResponseSource.PAPER:
+            raise DomainError(
+                "A paper ballot is already recorded for this member: "
+                "ask an organizer if it needs changing."
+            )
+        raise DomainError("This member already answered online; a paper ballot cannot be added.")
+    return found[0]
+
+
+def _normalise_votes(funding_round: FundingRound, votes: Votes) -> ballots.Choice:
+    if funding_round.ballot_type in (BallotType.APPROVAL, BallotType.KNAPSACK):
+        return set(votes) if not isinstance(votes, dict) else votes
+    return dict(votes) if isinstance(votes, dict) else votes
+
+
+def check_ballot(funding_round: FundingRound, rankings: dict[int, int], votes: Votes) -> None:
+    """Raise ValidationFailed with every problem of this ballot, each tied to a field."""
+    settings = settings_of(funding_round)
+    errors = ballots.check_priority_ranking(
+        settings, {a.id for a in funding_round.priority_areas}, rankings
+    )
+    errors += ballots.check_project_ballot(
+        settings,
+        {p.id: p.cost_cents for p in funding_round.projects},
+        _normalise_votes(funding_round, votes),
+        currency=funding_round.community.currency,
+    )
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(list(errors))
+
+
+def _vote_rows(funding_round: FundingRound, votes: Votes) -> list[ProjectVote]:
+    kind = funding_round.ballot_type
+    if kind == BallotType.CUMULATIVE:
+        return [ProjectVote(project_id=p, points=n) for p, n in sorted(votes.items()) if n > 0]
+    if kind == BallotType.RANKED:
+        return [ProjectVote(project_id=p, points=1, rank=r) for p, r in sorted(votes.items())]
+    return [ProjectVote(project_id=p, points=1) for p in sorted(votes)]
 
 
 def submit_response(
-    funding_round: FundingRound, user: User, *, rankings: dict[int, int], approvals: set[int]
+    funding_round: FundingRound,
+    user: User | None,
+    *,
+    rankings: dict[int, int],
+    votes: Votes | None = None,
+    source: ResponseSource = ResponseSource.ONLINE,
+    member: RollMember | None = None,
+    entered_by: User | None = None,
 ) -> Response:
-    """Create the member's response or replace its answers: there is only ever one."""
+    """Create the voter's response or replace its answers: there is only ever one.
+
+    votes maps project id -> points (cumulative) or rank (ranked), or is the set of chosen
+    project ids (approval, knapsack). Online: `user` answers (as the roll line they claimed,
+    if any). Paper: an organizer (`entered_by`) enters `member`'s ballot, user=None.
+
+    Views call close_if_due() first (and commit), so a ballot arriving after the scheduled
+    closing time finds the round closed; the demo seed replays past rounds through here.
+    """
+    if votes is None:
+        votes = set()
+    if source == ResponseSource.ONLINE:
+        if user is None:
+            raise ValidationFailed([(None, "An online answer needs the member's account.")])
+        member = voter_member(funding_round, user)
+        actor = user
+    elif source == ResponseSource.PAPER:
+        if member is None or entered_by is None:
+            raise ValidationFailed([(None, "A paper ballot needs the member and the organizer.")])
+        if member.community_id != funding_round.community_id:
+            raise ValidationFailed([(None, "This member is not on this community's roll.")])
+        if not entered_by.has_role(funding_round.community_id, Role.ORGANIZER):
+            raise ValidationFailed([(None, "Only organizers can enter paper ballots.")])
+        user, actor = None, entered_by
+    else:
+        raise ValidationFailed([(None, "Imported ballots come from a Pabulib file.")])
+    # A shared lock on the round: the settings cannot change under a ballot being saved.
+    _lock_round(funding_round, read=True)
     if funding_round.status != RoundStatus.OPEN:
         raise IllegalTransition("This round is not open for answers.")
-    if not user.has_role(funding_round.community_id, Role.RESIDENT):
-        raise ValidationFailed([(None, "Only members of this community can answer.")])
-    _check(funding_round, rankings, approvals)
-    response = _locked_response(funding_round, user)
+    check_ballot(funding_round, rankings, votes)
+
+    user_id = user.id if user else None
+    member_id = member.id if member else None
+    if member is not None and member.user_id is not None and user_id is None:
+        user_id = member.user_id  # a paper ballot also blocks the member's own account
+    response = _existing(funding_round, source, user_id, member_id)
     action = "response.updated"
     if response is None:
         try:
             with db.session.begin_nested():
-                response = Response(round=funding_round, user=user, receipt_code=receipt_code())
+                response = Response(
+                    round_id=funding_round.id,
+                    user_id=user.id if user else None,
+                    member_id=member_id,
+                    source=source,
+                    entered_by_id=entered_by.id if entered_by else None,
+                    receipt_code=receipt_code(),
+                )
                 db.session.add(response)
             action = "response.created"
         except IntegrityError:  # the same member submitted twice at once: keep one response
-            response = _locked_response(funding_round, user)
+            response = _existing(funding_round, source, user_id, member_id)
             if response is None:
                 raise
     if action == "response.updated":
         # Delete the old answers first: the unique (response, rank) must never see both.
         response.rankings.clear()
         response.votes.clear()
+        if entered_by is not None:
+            response.entered_by_id = entered_by.id
         db.session.flush()
     response.rankings = [PriorityRanking(priority_area_id=a, rank=r) for a, r in rankings.items()]
-    response.votes = [ProjectVote(project_id=p, points=1) for p in sorted(approvals)]
+    response.votes = _vote_rows(funding_round, votes)
     response.updated_at = utcnow()
     db.session.flush()
     # The audit log names the response, never its content: ballots are private.
@@ -95,17 +262,106 @@ def submit_response(
         action,
         f"response:{response.id}",
         community_id=funding_round.community_id,
-        actor_id=user.id,
+        actor_id=actor.id,
         round=funding_round.id,
+        source=source.value,
     )
     return response
 
 
+# -- ballot settings -----------------------------------------------------------------
+
+SETTING_NAMES = tuple(ballots.BallotSettings().as_dict())
+
+
+def settings_locked(funding_round: FundingRound) -> bool:
+    """Settings are locked once the first response exists."""
+    return response_count(funding_round) > 0
+
+
+def update_ballot_settings(
+    funding_round: FundingRound, settings: dict[str, Any], *, actor: User
+) -> FundingRound:
+    """Change the round's ballot settings: only before the first response, only open/draft."""
+    _lock_round(funding_round)
+    if funding_round.status not in (RoundStatus.DRAFT, RoundStatus.OPEN):
+        raise IllegalTransition("The ballot of a closed round cannot change.")
+    if settings_locked(funding_round):
+        raise DomainError(
+            "Residents have answered already, so the ballot settings are locked. "
+            "Reset the responses first if they must change."
+        )
+    unknown = set(settings) - set(SETTING_NAMES)
+    if unknown:
+        raise ValueError(f"not ballot settings: {sorted(unknown)}")
+    current = settings_of(funding_round).as_dict()
+    wanted = ballots.BallotSettings(**{**current, **settings})
+    errors = ballots.check_settings(
+        wanted,
+        project_count=len(funding_round.projects),
+        area_count=len(funding_round.priority_areas),
+    )
+    if errors:
+        raise ValidationFailed(list(errors))
+    changed = {}
+    for name, value in wanted.as_dict().items():
+        if name == "ballot_type":
+            value = BallotType(value)
+        if getattr(funding_round, name) != value:
+            setattr(funding_round, name, value)
+            changed[name] = value.value if isinstance(value, BallotType) else value
+    db.session.flush()
+    if changed:
+        record(
+            "round.ballot_settings",
+            f"round:{funding_round.id}",
+            community_id=funding_round.community_id,
+            actor_id=actor.id,
+            **changed,
+        )
+    return funding_round
+
+
+def reset_responses(funding_round: FundingRound, *, actor: User) -> int:
+    """Delete every response of a draft or open round (which unlocks its ballot settings)."""
+    _lock_round(funding_round)
+    if is_due(funding_round):
+        raise IllegalTransition(CLOSED_ON_SCHEDULE)
+    if funding_round.status not in (RoundStatus.DRAFT, RoundStatus.OPEN):
+        raise IllegalTransition("Only the responses of a draft or open round can be reset.")
+    ids = select(Response.id).where(Response.round_id == funding_round.id)
+    db.session.execute(
+        delete(ProjectVote).where(ProjectVote.response_id.in_(ids)),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.execute(
+        delete(PriorityRanking).where(PriorityRanking.response_id.in_(ids)),
+        execution_options={"synchronize_session": False},
+    )
+    count = db.session.execute(
+        delete(Response).where(Response.round_id == funding_round.id),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    db.session.expire_all()
+    record(
+        "responses.reset",
+        f"round:{funding_round.id}",
+        community_id=funding_round.community_id,
+        actor_id=actor.id,
+        count=count,
+    )
+    return count
+
+
+# -- counts other packages read (the full tallies are in surveys.results) -------------
+
+
 def approval_counts(funding_round: FundingRound) -> dict[int, int]:
+    """Ballots naming each project (approved, picked, given points or ranked)."""
     rows = db.session.execute(
         select(ProjectVote.project_id, func.count())
         .join(Response)
-        .where(Response.round_id == funding_round.id)
+        .where(Response.round_id == funding_round.id, ProjectVote.points > 0)
         .group_by(ProjectVote.project_id)
     ).all()
     counts = {p.id: 0 for p in funding_round.projects}
@@ -114,7 +370,7 @@ def approval_counts(funding_round: FundingRound) -> dict[int, int]:
 
 
 def priority_scores(funding_round: FundingRound) -> dict[int, int]:
-    """Borda points per priority area: first of n gets n-1, last gets 0."""
+    """Borda points per priority area: rank r of n areas earns n - r; unranked areas 0."""
     n = len(funding_round.priority_areas)
     rows = db.session.execute(
         select(PriorityRanking.priority_area_id, PriorityRanking.rank)
@@ -127,24 +383,19 @@ def priority_scores(funding_round: FundingRound) -> dict[int, int]:
     return dict(scores)
 
 
-def response_count(funding_round: FundingRound) -> int:
-    return (
-        db.session.scalar(
-            select(func.count()).select_from(Response).where(Response.round_id == funding_round.id)
-        )
-        or 0
-    )
-
-
 def approval_ballots(funding_round: FundingRound) -> list[tuple[int, list[int]]]:
-    """(response id, approved project ids) for every response: the optimizer's profile."""
-    ballots: dict[int, list[int]] = {}
+    """(response id, project ids it supports) for every response: the optimizer's profile.
+
+    For cumulative and ranked ballots a project counts as supported when it got points or a
+    rank.
+    """
+    ballots_by_response: dict[int, list[int]] = {}
     rows = db.session.execute(
         select(Response.id, ProjectVote.project_id)
         .join(ProjectVote)
-        .where(Response.round_id == funding_round.id)
+        .where(Response.round_id == funding_round.id, ProjectVote.points > 0)
         .order_by(Response.id, ProjectVote.project_id)
     )
     for response_id, project_id in rows:
-        ballots.setdefault(response_id, []).append(project_id)
-    return list(ballots.items())
+        ballots_by_response.setdefault(response_id, []).append(project_id)
+    return list(ballots_by_response.items())

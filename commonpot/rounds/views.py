@@ -6,9 +6,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..errors import ValidationFailed
 from ..extensions import db
 from ..forms import choices
-from ..models import Community, FundingRound, Project, Role, RoundStatus
+from ..models import BallotType, Community, FundingRound, Project, Role, RoundStatus
 from ..web import attempt, community_or_404, requires, roles, round_or_404
 from . import services
 from .forms import ProjectForm, RoundForm, TransitionForm
@@ -60,27 +61,43 @@ def _to_utc(value, community: Community):
     return value.replace(tzinfo=ZoneInfo(community.timezone)).astimezone(ZoneInfo("UTC"))
 
 
+def _create_round(community: Community, form: RoundForm, actor) -> FundingRound:
+    """create_round, then the ballot settings chosen on the same form (checked by the form;
+    the surveys' settings page checks them again against the projects once they exist)."""
+    settings = form.ballot_settings()
+    funding_round = services.create_round(
+        community,
+        title=form.title.data,
+        description=form.description.data or "",
+        priority_areas=form.priority_areas.data.splitlines(),
+        opens_at=_to_utc(form.opens_at.data, community),
+        closes_at=_to_utc(form.closes_at.data, community),
+        max_approvals=settings.pop("max_approvals"),
+        actor=actor,
+    )
+    settings["ballot_type"] = BallotType(settings["ballot_type"])
+    areas = len(funding_round.priority_areas)
+    if settings["priority_rank_limit"] and settings["priority_rank_limit"] > areas:
+        raise ValidationFailed(
+            [("priority_rank_limit", f"The round has only {areas} priority areas.")]
+        )
+    for name, value in settings.items():
+        setattr(funding_round, name, value)
+    db.session.flush()
+    return funding_round
+
+
 @bp.route("/c/<slug>/rounds/new", methods=["GET", "POST"])
 @requires(Role.ORGANIZER)
 def create(community: Community):
     form = RoundForm()
     if form.validate_on_submit():
-        funding_round = attempt(
-            form,
-            services.create_round,
-            community,
-            title=form.title.data,
-            description=form.description.data or "",
-            priority_areas=form.priority_areas.data.splitlines(),
-            opens_at=_to_utc(form.opens_at.data, community),
-            closes_at=_to_utc(form.closes_at.data, community),
-            max_approvals=form.max_approvals.data,
-            actor=current_user,
-        )
+        funding_round = attempt(form, _create_round, community, form, current_user)
         if funding_round:
             flash("Round created. Add its projects and seed grants, then open it.", "success")
             return redirect(url_for("rounds.show", slug=community.slug, round_id=funding_round.id))
-    return render_template("rounds/new.html", form=form)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("rounds/new.html", form=form), status
 
 
 @bp.post("/c/<slug>/rounds/<int:round_id>/projects")
