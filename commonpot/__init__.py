@@ -53,6 +53,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .cli import community_group
 
     app.cli.add_command(community_group)
+    from surveys.cli import round_group
+
+    app.cli.add_command(round_group)
 
     @app.errorhandler(403)
     def forbidden(_e):
