@@ -4,6 +4,7 @@ Pure domain code: frozen dataclasses in, dataclasses out, money in integer cents
 framework, no database; the app and the CLI call `allocate` and read the `Result`.
 """
 
+from .equal_shares import COMPLETIONS, equal_shares
 from .flow import feasible, raisable
 from .funding import (
     LinearRule,
@@ -34,6 +35,7 @@ from .rules import RULES, allocate
 from .solver import SolverError
 
 __all__ = [
+    "COMPLETIONS",
     "RULES",
     "Allocation",
     "Ballot",
@@ -51,6 +53,7 @@ __all__ = [
     "allocate",
     "cap_constraints",
     "check_plan",
+    "equal_shares",
     "feasible",
     "fingerprint",
     "format_cents",

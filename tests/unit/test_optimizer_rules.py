@@ -237,8 +237,8 @@ def test_allocate_dispatches_and_records_the_input() -> None:
     assert m.seconds >= 0 and g.seconds >= 0
     timed = allocate(inst, profile, "max-welfare", time_limit=30)
     assert timed.input_sha256 == fingerprint(inst, profile, "max-welfare", {"time_limit": 30})
-    with pytest.raises(ValueError, match="unknown rule 'equal-shares'"):
-        allocate(inst, profile, "equal-shares")
+    with pytest.raises(ValueError, match="unknown rule 'borda-greedy'"):
+        allocate(inst, profile, "borda-greedy")
 
 
 def test_money_formatter_is_used_in_texts() -> None:
