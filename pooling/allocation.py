@@ -14,7 +14,7 @@ from commonpot.extensions import db
 from commonpot.models import FundingRound, RoundStatus, User
 from commonpot.money import format_cents
 from commonpot.rounds.services import transition
-from surveys.services import approval_ballots
+from surveys.services import profile_ballots
 
 from .models import (
     AllocationRun,
@@ -56,11 +56,16 @@ def build_input(funding_round: FundingRound) -> tuple[optimizer.Instance, optimi
                 cap_per_project=grant.cap_per_project_cents,
             )
         )
+    kind, rows = profile_ballots(funding_round)
     ballots = tuple(
-        optimizer.Ballot(str(response_id), tuple(str(p) for p in approved))
-        for response_id, approved in approval_ballots(funding_round)
+        optimizer.Ballot(
+            str(response_id),
+            tuple(str(p) for p in chosen),
+            tuple(points) if points is not None else None,
+        )
+        for response_id, chosen, points in rows
     )
-    return (optimizer.Instance(projects, tuple(sources)), optimizer.Profile("approval", ballots))
+    return optimizer.Instance(projects, tuple(sources)), optimizer.Profile(kind, ballots)
 
 
 def snapshot_json(instance: optimizer.Instance, profile: optimizer.Profile, rule: str) -> str:

@@ -383,19 +383,32 @@ def priority_scores(funding_round: FundingRound) -> dict[int, int]:
     return dict(scores)
 
 
-def approval_ballots(funding_round: FundingRound) -> list[tuple[int, list[int]]]:
-    """(response id, project ids it supports) for every response: the optimizer's profile.
+def profile_ballots(
+    funding_round: FundingRound,
+) -> tuple[str, list[tuple[int, list[int], list[int] | None]]]:
+    """The optimizer's profile of the round: its kind and, per response, the projects in
+    ballot order with their points.
 
-    For cumulative and ranked ballots a project counts as supported when it got points or a
-    rank.
+    approval and knapsack ballots are approvals; cumulative ballots carry their points;
+    ranked ballots list projects from first choice on (an ordinal profile, scored Borda).
     """
-    ballots_by_response: dict[int, list[int]] = {}
+    kind = {
+        BallotType.CUMULATIVE: "cumulative",
+        BallotType.RANKED: "ordinal",
+    }.get(funding_round.ballot_type, "approval")
+    order = (ProjectVote.rank,) if kind == "ordinal" else (ProjectVote.project_id,)
     rows = db.session.execute(
-        select(Response.id, ProjectVote.project_id)
+        select(Response.id, ProjectVote.project_id, ProjectVote.points)
         .join(ProjectVote)
         .where(Response.round_id == funding_round.id, ProjectVote.points > 0)
-        .order_by(Response.id, ProjectVote.project_id)
+        .order_by(Response.id, *order)
     )
-    for response_id, project_id in rows:
-        ballots_by_response.setdefault(response_id, []).append(project_id)
-    return list(ballots_by_response.items())
+    ballots: dict[int, tuple[list[int], list[int]]] = {}
+    for response_id, project_id, points in rows:
+        projects, given = ballots.setdefault(response_id, ([], []))
+        projects.append(project_id)
+        given.append(points)
+    return kind, [
+        (rid, projects, given if kind == "cumulative" else None)
+        for rid, (projects, given) in ballots.items()
+    ]
