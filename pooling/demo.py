@@ -226,9 +226,7 @@ def _participate(
         order = sorted(areas, key=lambda a: rng.random() - (0.4 if a == areas[0] else 0.0))
         approvals = {pid for title, pid in projects.items() if rng.random() < popularity[title]}
         approvals = set(sorted(approvals)[:5]) or {rng.choice(list(projects.values()))}
-        submit_response(
-            r, user, rankings={a: i + 1 for i, a in enumerate(order)}, votes=approvals
-        )
+        submit_response(r, user, rankings={a: i + 1 for i, a in enumerate(order)}, votes=approvals)
         if rng.random() < 0.7:
             cents = rng.choice([25, 50, 50, 100, 100, 150, 250, 500]) * 100
             target = rng.choice(sorted(approvals)) if rng.random() < 0.3 else None
@@ -252,8 +250,13 @@ def _member_roll(community, organizer, members: list[User], rng) -> None:
     roll = {m.member_number: m for m in eligibility.roll_of(community)}
     for number, user in enumerate(members, 1):
         member = roll[f"E-{number:04d}"]
-        eligibility.claim_by_matching(community, user, member_number=member.member_number,
-                                      name=member.name, birth_year=member.birth_year)
+        eligibility.claim_by_matching(
+            community,
+            user,
+            member_number=member.member_number,
+            name=member.name,
+            birth_year=member.birth_year,
+        )
 
 
 def seed() -> bool:

@@ -16,15 +16,24 @@ def test_cumulative_points_decide_the_allocation(app):
     wins; counted as approvals both have 2 and Garden (the lower id) would win the tie."""
     community, people = factories.community()
     organizer = people["organizer"][0]
-    r = factories.open_round(community, organizer, projects=(
-        ("Garden", 0, 30_000), ("Tutoring", 1, 30_000)))
+    r = factories.open_round(
+        community, organizer, projects=(("Garden", 0, 30_000), ("Tutoring", 1, 30_000))
+    )
     r.ballot_type, r.points_total, r.points_exact = BallotType.CUMULATIVE, 10, True
-    add_grant(r, name="Seed", funder="City", amount_cents=30_000, priority_area_id=None,
-              cap_per_project_cents=None, actor=organizer)
+    add_grant(
+        r,
+        name="Seed",
+        funder="City",
+        amount_cents=30_000,
+        priority_area_id=None,
+        cap_per_project_cents=None,
+        actor=organizer,
+    )
     garden, tutoring = (p.id for p in r.projects)
     ranks = {a.id: i for i, a in enumerate(r.priority_areas, 1)}
-    for resident, votes in zip(people["residents"], [{garden: 10}, {garden: 2, tutoring: 8},
-                                                     {tutoring: 10}], strict=False):
+    for resident, votes in zip(
+        people["residents"], [{garden: 10}, {garden: 2, tutoring: 8}, {tutoring: 10}], strict=False
+    ):
         submit_response(r, resident, rankings=ranks, votes=votes)
     transition(r, RoundStatus.CLOSED, actor=organizer)
     _, profile = build_input(r)
@@ -42,8 +51,9 @@ def test_ranked_ballots_become_an_ordinal_profile(app):
     r.ballot_type, r.rank_limit = BallotType.RANKED, 3
     garden, tutoring, safety = (p.id for p in r.projects)
     ranks = {a.id: i for i, a in enumerate(r.priority_areas, 1)}
-    submit_response(r, people["residents"][0], rankings=ranks,
-                    votes={safety: 1, garden: 2, tutoring: 3})
+    submit_response(
+        r, people["residents"][0], rankings=ranks, votes={safety: 1, garden: 2, tutoring: 3}
+    )
     _, profile = build_input(r)
     assert profile.kind == "ordinal"
     assert profile.ballots[0].projects == (str(safety), str(garden), str(tutoring))

@@ -25,8 +25,9 @@ def enum_checks_missing_values() -> list[str]:
                 continue
             name = f"ck_{table.name}_{column.type.name}"
             text = checks.get(name, "")
-            missing += [f"{name}: {value}" for value in column.type.enums
-                        if f"'{value}'" not in text]
+            missing += [
+                f"{name}: {value}" for value in column.type.enums if f"'{value}'" not in text
+            ]
     return missing
 
 

@@ -19,8 +19,9 @@ def setup():
     organizer = people["organizer"][0]
     r = factories.open_round(community, organizer)
     eligibility.import_roll(community, ROLL, actor=organizer)
-    eligibility.claim_by_matching(community, people["residents"][0], member_number="M-002",
-                                  name="Jose Nunez", birth_year=None)
+    eligibility.claim_by_matching(
+        community, people["residents"][0], member_number="M-002", name="Jose Nunez", birth_year=None
+    )
     db.session.commit()
     return community, people, r
 
@@ -32,7 +33,8 @@ def test_organizer_enters_a_paper_ballot_for_a_listed_member(app, make_client):
     url = f"/c/eastside/rounds/{r.id}/paper"
     missing = organizer.get(url, query_string={"member": "M-404"})
     assert missing.status_code == 404 and "No member M-404 on the roll." in missing.get_data(
-        as_text=True)
+        as_text=True
+    )
     page = organizer.get(url, query_string={"member": "m-001"}).get_data(as_text=True)
     assert "Paper ballot for Amara Diallo" in page
     saved = organizer.post(f"{url}?member=M-001", ballot(r, approve=(1,)))
@@ -42,8 +44,7 @@ def test_organizer_enters_a_paper_ballot_for_a_listed_member(app, make_client):
     assert response.entered_by_id == people["organizer"][0].id
     assert response.member.member_number == "M-001" and response.user_id is None
     assert [v.project.title for v in response.votes] == ["Tutoring"]
-    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("response.%"))
-                               ).one()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("response.%"))).one()
     assert event.actor_id == people["organizer"][0].id and '"paper"' in event.data
     # Entering it again corrects the one paper ballot, it never adds a second.
     assert organizer.post(f"{url}?member=M-001", ballot(r, approve=(0,))).status_code == 302
@@ -75,5 +76,6 @@ def test_paper_and_online_exclude_each_other(app, make_client):
 def test_residents_cannot_enter_paper_ballots(app, client):
     _, _, r = setup()
     client.login("r2@eastside.test", factories.PASSWORD)
-    assert client.post(f"/c/eastside/rounds/{r.id}/paper?member=M-001",
-                       ballot(r)).status_code == 403
+    assert (
+        client.post(f"/c/eastside/rounds/{r.id}/paper?member=M-001", ballot(r)).status_code == 403
+    )
