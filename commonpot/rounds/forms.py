@@ -135,6 +135,10 @@ class RoundForm(BallotSettingsFields, FlaskForm):
     )
     opens_at = DateTimeLocalField("Opens (community time)", validators=[Optional()])
     closes_at = DateTimeLocalField("Closes (community time)", validators=[Optional()])
+    min_age = IntegerField(
+        "Minimum age to answer (empty: none; checked against the member roll's birth years)",
+        validators=[Optional(), NumberRange(min=1, max=120)],
+    )
     submit = SubmitField("Create round")
 
 

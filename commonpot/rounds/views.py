@@ -83,6 +83,7 @@ def _create_round(community: Community, form: RoundForm, actor) -> FundingRound:
         )
     for name, value in settings.items():
         setattr(funding_round, name, value)
+    funding_round.min_age = form.min_age.data  # who may answer: see surveys.eligibility
     db.session.flush()
     return funding_round
 

@@ -73,11 +73,20 @@ def test_round_end_to_end(app, make_client, tmp_path):
     # The organizer creates the round, its projects and grants, and opens it.
     r = organizer.post(
         f"/c/{slug}/rounds/new",
-        {"title": "Spring round", "description": "", "priority_areas": AREAS, "max_approvals": "3"},
+        {
+            "title": "Spring round",
+            "description": "",
+            "priority_areas": AREAS,
+            "max_approvals": "3",
+            "min_age": "16",
+        },
     )
     assert r.status_code == 302
     round_id = int(r.headers["Location"].rstrip("/").split("/")[-1])
     funding_round = db.session.get(FundingRound, round_id)
+    assert funding_round.min_age == 16  # saved; without a roll it would refuse every account
+    funding_round.min_age = None  # this journey has no member roll; test_roll covers ages
+    db.session.commit()
     areas = [a.id for a in funding_round.priority_areas]
     for title, area, cost in PROJECTS:
         r = organizer.post(
