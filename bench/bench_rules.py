@@ -45,7 +45,7 @@ def _peak_mb() -> float:
 
 def measure_ours(path: str, completion: str) -> dict:
     """Parse and run equal-shares (or greedy) in this process; seconds and winners."""
-    from optimizer import allocate, read_pabulib
+    from optimizer import allocate, fingerprint, read_pabulib
 
     start = time.perf_counter()
     election = read_pabulib(path)
@@ -53,6 +53,9 @@ def measure_ours(path: str, completion: str) -> dict:
     rule = "greedy" if completion == "greedy" else "equal-shares"
     result = allocate(election.instance(), election.profile, rule, completion=completion)
     done = time.perf_counter()
+    options = {} if rule == "greedy" else {"completion": completion, "increment": 100}
+    fingerprint(election.instance(), election.profile, rule, options)  # timed on its own:
+    hashed = time.perf_counter()  # every Result carries this hash of its whole input
     steps = None
     share = [e.numbers["voter_share"] for e in result.explanations if "voter_share" in e.numbers]
     if share and election.profile.ballots:
@@ -61,6 +64,7 @@ def measure_ours(path: str, completion: str) -> dict:
     return {
         "parse": parsed - start,
         "rule": done - parsed,
+        "fingerprint": hashed - done,
         "peak_mb": _peak_mb(),
         "selected": list(result.selected),
         "steps": steps,
@@ -170,7 +174,7 @@ def below_threshold(path: Path) -> list[str]:
     return sorted(p for p, s in scores.items() if s < minimum)
 
 
-def bench_file(path: Path, cap: float, memory_gb: float) -> list[dict]:
+def bench_file(path: Path, cap: float, memory_gb: float, repeat: int) -> list[dict]:
     """Rows for one file: each rule/completion on both sides."""
     from optimizer import read_pabulib
 
@@ -189,6 +193,10 @@ def bench_file(path: Path, cap: float, memory_gb: float) -> list[dict]:
             continue  # pabutools' greedy is not the city rule on points and rankings
         ours = run_child(["ours", str(path), completion], timeout=3600)
         assert isinstance(ours, dict), ours
+        for _ in range(repeat - 1 if ours["rule"] < 10 else 0):  # the machine is shared:
+            again = run_child(["ours", str(path), completion], timeout=3600)  # keep the best
+            assert isinstance(again, dict), again
+            ours = min(ours, again, key=lambda m: m["parse"] + m["rule"])
         row = {**info, "completion": completion, "ours": ours, "theirs": None, "note": ""}
         estimate = None
         if completion in ("add1", "add1-greedy") and plain_seconds is not None:
@@ -219,6 +227,7 @@ def _line(row: dict) -> str:
         str(row["projects"]),
         row["completion"] if row["completion"] == "greedy" else f"equal-shares {row['completion']}",
         f"{ours['rule']:.3f}",
+        f"{ours['fingerprint']:.3f}",
         f"{ours['parse'] + ours['rule']:.2f}",
         f"{ours['peak_mb']:.0f}",
     ]
@@ -245,21 +254,24 @@ def _machine() -> str:
         pabu = importlib.metadata.version("pabutools")
     except importlib.metadata.PackageNotFoundError:
         pabu = "not installed"
+    load = os.getloadavg()[0]
     return (
         f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
-        f"pabutools {pabu}, {date.today().isoformat()}"
+        f"pabutools {pabu}, {date.today().isoformat()}, load average {load:.1f} at the start"
     )
 
 
-def table(rows: list[dict], cap: float) -> str:
+def table(rows: list[dict], cap: float, repeat: int, machine: str) -> str:
     header = (
-        "| file | votes | voters | projects | rule | commonpot rule s | commonpot parse+rule s "
-        "| commonpot peak MB | pabutools rule s | pabutools peak MB | speed-up | same winners |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| file | votes | voters | projects | rule | commonpot rule s | of which fingerprint s "
+        "| commonpot parse+rule s | commonpot peak MB | pabutools rule s | pabutools peak MB "
+        "| speed-up | same winners |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [
         BEGIN,
-        f"Machine: {_machine()}. pabutools cap: {cap:,.0f} s per run.",
+        f"Machine: {machine}. pabutools cap: {cap:,.0f} s per run; commonpot: best of "
+        f"{repeat} runs (one when a run takes over 10 s).",
         "",
         header,
         *(_line(row) for row in rows),
@@ -291,19 +303,21 @@ def main(argv: list[str]) -> None:
     parser.add_argument("files", nargs="*", help="file names without .pb (default: all)")
     parser.add_argument("--cap", type=float, default=600, help="seconds per pabutools run")
     parser.add_argument("--memory", type=float, default=6, help="GB per pabutools run")
+    parser.add_argument("--repeat", type=int, default=3, help="best of N commonpot runs")
     parser.add_argument("--no-write", action="store_true", help="do not update the doc")
     options = parser.parse_args(argv)
     if not PABULIB.is_dir():
         sys.exit(f"no Pabulib files: {PABULIB} is absent")
     names = options.files or sorted(p.stem for p in PABULIB.glob("*.pb"))
+    machine = _machine()
     rows = []
     for name in names:
         path = PABULIB / f"{name}.pb"
         if not path.is_file():
             print(f"skipping {name}: {path} is absent", flush=True)
             continue
-        rows += bench_file(path, options.cap, options.memory)
-    text = table(rows, options.cap)
+        rows += bench_file(path, options.cap, options.memory, options.repeat)
+    text = table(rows, options.cap, options.repeat, machine)
     print(text)
     if not options.no_write:
         write_doc(text)
