@@ -123,6 +123,7 @@ class _Run(Budgets):
         self.cgrowth = [1.0, 0.0]
         # Upper bounds on the money of each project's supporters, lowered as others are
         # bought, so most projects that can no longer be afforded need no counting.
+        self.paid = False  # whether anyone has paid for anything yet
         self.caps: list[float] | None = None
         # Projects none of whose supporters has paid yet: their histogram is trivial.
         self.touched: list[bool] | None = None
@@ -132,7 +133,8 @@ class _Run(Budgets):
             self.touched = [False] * len(electorate.costs)
 
     def histograms(self, p: int) -> Histograms:
-        if self.touched is not None and not self.touched[p]:
+        if not self.paid or (self.touched is not None and not self.touched[p]):
+            # Nobody has paid yet, or none of p's supporters: all still have the start.
             return [(g.utility, {_START: g.voters}) for g in self.e.groups[p]]
         return super().histograms(p)
 
@@ -255,6 +257,7 @@ class _Run(Budgets):
             if low != high or low != ev.poor or ev.err > _ANCHOR * ev.rho:
                 self.settle(ev)  # a supporter at the price, or errors piling up
         rho_f, split, items, p = ev.rho, ev.poor, ev.items, ev.project
+        self.paid = True
         cf, ce = self.cf, self.ce
         poor = [(k, m) for _, k, m, _ in items[:split] if k != _ZERO]
         rest = self.e.total_utility[p] - sum(m * u for _, _, m, u in items[:split])

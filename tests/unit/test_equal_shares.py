@@ -280,3 +280,15 @@ def test_increment_is_a_parameter() -> None:
     # A step of 50: at 350 and 400 {C} as before; at 450 C leaves 316.67 each, so A
     # (300 each, rho 1/2) is bought after it and overspends: the 400 outcome stands.
     assert equal_shares(THREE, THREE_VOTES, increment=50).selected == ("C",)
+
+
+def test_supporters_who_paid_everything_are_empty_afterwards() -> None:
+    # Shares of 100. A (200) takes everything from both voters (rho 1/2), before B (50,
+    # v0 alone, rho 1). Afterwards v0 holds nothing, so B cannot be bought, and since
+    # A + B would overspend, add1 keeps {A} as well.
+    inst = Instance.single_budget((Project("A", 200), Project("B", 50)), 200)
+    profile = approvals("AB", "A")
+    for completion in ("none", "add1"):
+        result = equal_shares(inst, profile, completion=completion)
+        assert result.selected == ("A",)
+        assert result.explanation("B").numbers["left"] == 0
