@@ -6,3 +6,7 @@ _signals = Namespace()
 
 # sender: the Community just created (pooling gives it a signing authority).
 community_created = _signals.signal("community-created")
+
+# sender: the Project just edited; kwargs changes={field: (before, after)}, material (bool:
+# cost or description changed), actor. Pooling asks the project's pledgers to reconfirm.
+project_changed = _signals.signal("project-changed")

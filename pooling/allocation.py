@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
 
 from sqlalchemy import delete, select
 
@@ -11,40 +12,90 @@ import optimizer
 from commonpot.audit import record
 from commonpot.errors import IllegalTransition, ValidationFailed
 from commonpot.extensions import db
-from commonpot.models import FundingRound, RoundStatus, User
+from commonpot.models import FundingRound, RoundStatus, User, utcnow
 from commonpot.money import format_cents
 from commonpot.rounds.services import transition
 from surveys.services import profile_ballots
 
+from .grants import grants_of, usable
 from .models import (
     AllocationRun,
     Document,
     FundingLine,
-    Grant,
+    Pledge,
+    PledgeState,
     ProjectOutcome,
     Signature,
     SourceKind,
+    TargetKind,
 )
-from .pledges import grants_of, pledge_totals
 
 RULES = {"max-welfare": "Maximum support (optimal)", "greedy": "Greedy by support"}
 
 
-def build_input(funding_round: FundingRound) -> tuple[optimizer.Instance, optimizer.Profile]:
-    """The optimizer's view of the round: the pool, each earmark, each grant; the ballots."""
+def counting_pledges(funding_round: FundingRound) -> list[Pledge]:
+    """The pledges an allocation may use: confirmed or collected, standing, not withdrawn."""
+    return [
+        p
+        for p in db.session.scalars(
+            select(Pledge)
+            .where(
+                Pledge.round_id == funding_round.id,
+                Pledge.state.in_((PledgeState.CONFIRMED, PledgeState.COLLECTED)),
+            )
+            .order_by(Pledge.id)
+        )
+        if p.counts
+    ]
+
+
+def source_id_of(pledge: Pledge) -> str:
+    """Which optimizer source a pledge's money belongs to (see `pledge_sources`)."""
+    if pledge.target == TargetKind.POT:
+        return "pool"
+    if pledge.target == TargetKind.PROJECT:
+        return f"earmark:project:{pledge.project_id}"
+    if pledge.target == TargetKind.AREA:
+        return f"earmark:area:{pledge.priority_area_id}"
+    return f"pledge:{pledge.id}"  # several projects with a cap: a source of its own
+
+
+def pledge_sources(funding_round: FundingRound) -> dict[str, list[Pledge]]:
+    """Pledges grouped by the source they form: the pot, each project's and each area's
+    earmarks, and each several-projects pledge on its own (its cap is its amount)."""
+    groups: dict[str, list[Pledge]] = {"pool": []}
+    for pledge in counting_pledges(funding_round):
+        groups.setdefault(source_id_of(pledge), []).append(pledge)
+    return groups
+
+
+def build_input(
+    funding_round: FundingRound, *, on: date | None = None
+) -> tuple[optimizer.Instance, optimizer.Profile]:
+    """The optimizer's view of the round: residents' money by target, each usable grant
+    (expired grants are not), and the ballots."""
+    on = on or utcnow().date()
     projects = tuple(
         optimizer.Project(
             str(p.id), p.cost_cents, str(p.priority_area_id) if p.priority_area_id else None
         )
         for p in funding_round.projects
     )
-    pool, earmarked, _ = pledge_totals(funding_round)
-    sources = [optimizer.Source("pool", pool, "pool")]
-    sources += [
-        optimizer.Source(f"earmark:{pid}", cents, "earmark", projects=frozenset({str(pid)}))
-        for pid, cents in sorted(earmarked.items())
-    ]
+    sources = []
+    for source_id, members in sorted(pledge_sources(funding_round).items()):
+        cents = sum(p.amount_cents for p in members)
+        if source_id == "pool":
+            sources.append(optimizer.Source("pool", cents, "pool"))
+            continue
+        first = members[0]
+        if first.target == TargetKind.AREA:
+            scope = {"categories": frozenset({str(first.priority_area_id)})}
+        else:
+            scope = {"projects": frozenset(str(pid) for pid in first.target_project_ids)}
+        sources.append(optimizer.Source(source_id, cents, "earmark", **scope))
     for grant in grants_of(funding_round):
+        if not usable(grant, on):
+            continue
         sources.append(
             optimizer.Source(
                 f"grant:{grant.id}",
@@ -53,7 +104,9 @@ def build_input(funding_round: FundingRound) -> tuple[optimizer.Instance, optimi
                 categories=frozenset({str(grant.priority_area_id)})
                 if grant.priority_area_id
                 else None,
+                projects=frozenset(str(p.id) for p in grant.projects) or None,
                 cap_per_project=grant.cap_per_project_cents,
+                match_percent=grant.match_percent,
             )
         )
     kind, rows = profile_ballots(funding_round)
@@ -134,14 +187,16 @@ def run_allocation(funding_round: FundingRound, rule: str, *, actor: User) -> Al
                 reason="" if why.funded else why.text,
             )
         )
+    kinds = {source.id: source.kind for source in instance.sources}
     for line in result.plan:
-        kind, _, ref = line.source.partition(":")
+        kind = kinds[line.source]
         run.lines.append(
             FundingLine(
                 project_id=int(line.project),
                 kind=SourceKind(kind),
+                source=line.source,
                 cents=line.cents,
-                grant_id=int(ref) if kind == "grant" else None,
+                grant_id=int(line.source.partition(":")[2]) if kind == "grant" else None,
             )
         )
     # The newest run is the one documents are made from; unsigned documents of older runs go.
@@ -208,12 +263,3 @@ def plan_table(run: AllocationRun) -> dict:
         "pool_used": sum(r["pool"] for r in funded),
         "earmark_used": sum(r["earmark"] for r in funded),
     }
-
-
-def grant_restriction(grant: Grant, currency: str) -> str:
-    parts = []
-    if grant.priority_area is not None:
-        parts.append(f"{grant.priority_area.name} projects only")
-    if grant.cap_per_project_cents:
-        parts.append(f"at most {format_cents(grant.cap_per_project_cents, currency)} per project")
-    return ", ".join(parts).capitalize() if parts else "Any project"

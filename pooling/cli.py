@@ -210,6 +210,14 @@ def verify_command(file: Path, as_json: bool) -> None:
 
 def register(app) -> None:
     from .demo import demo_command
+    from .ledger_cli import ledger_group
 
-    for command in (allocate_command, rounds_command, report_command, verify_command, demo_command):
+    for command in (
+        allocate_command,
+        rounds_command,
+        report_command,
+        verify_command,
+        demo_command,
+        ledger_group,
+    ):
         app.cli.add_command(command)

@@ -24,7 +24,9 @@ from commonpot.rounds import services as rounds
 from surveys import eligibility
 from surveys.services import submit_response
 
-from . import allocation, issuing, pledges
+from . import allocation, grants, issuing, pledges, treasury
+from .models import Condition, Instrument, PaymentMethod, PledgeState, TargetKind
+from .terms import set_terms
 
 SLUG = "eastside"
 PASSWORD = "commonpot-demo"
@@ -193,7 +195,20 @@ def _round(community, organizer, title, description, projects, opens, closes, rn
             priority_area_id=area[area_name],
             actor=organizer,
         )
-    pledges.add_grant(
+    set_terms(
+        r,
+        actor=organizer,
+        accepts_donations=True,
+        accepts_shares=True,
+        accepts_loans=True,
+        share_price_cents=50_00,
+        loan_rate_bps=300,
+        loan_term_months=36,
+        min_pledge_cents=5_00,
+        max_pledge_cents=5_000_00,
+        resident_cap_cents=5_000_00,
+    )
+    grants.add_grant(
         r,
         name="Food Access Seed Grant",
         funder="Eastside Community Foundation",
@@ -202,7 +217,7 @@ def _round(community, organizer, title, description, projects, opens, closes, rn
         cap_per_project_cents=15_000_00,
         actor=organizer,
     )
-    pledges.add_grant(
+    grants.add_grant(
         r,
         name="Neighborhood Seed Fund",
         funder="City of San Diego",
@@ -228,9 +243,54 @@ def _participate(
         approvals = set(sorted(approvals)[:5]) or {rng.choice(list(projects.values()))}
         submit_response(r, user, rankings={a: i + 1 for i, a in enumerate(order)}, votes=approvals)
         if rng.random() < 0.7:
-            cents = rng.choice([25, 50, 50, 100, 100, 150, 250, 500]) * 100
-            target = rng.choice(sorted(approvals)) if rng.random() < 0.3 else None
-            pledges.make_pledge(r, user, amount_cents=cents, project_id=target)
+            _pledge(r, user, sorted(approvals), rng)
+
+
+def _pledge(r: FundingRound, user: User, approved: list[int], rng) -> None:
+    """Mostly small donations to the pot; some member shares, a few loans, some earmarks."""
+    roll = rng.random()
+    if roll < 0.7:
+        kind = {"instrument": Instrument.DONATION}
+        kind["amount_cents"] = rng.choice([25, 50, 50, 100, 100, 150, 250, 500]) * 100
+    elif roll < 0.9:
+        kind = {"instrument": Instrument.SHARES, "shares": rng.choice([1, 1, 2, 4])}
+    else:
+        kind = {
+            "instrument": Instrument.LOAN,
+            "amount_cents": rng.choice([500, 1_000, 2_000]) * 100,
+        }
+    target = rng.random()
+    if target < 0.3:
+        where = {
+            "target": TargetKind.PROJECT,
+            "project_ids": [rng.choice(approved)],
+            "condition": Condition.ALL_OR_NOTHING if rng.random() < 0.5 else Condition.KEEP_IT_ALL,
+        }
+    elif target < 0.36 and len(approved) >= 2:
+        where = {"target": TargetKind.PROJECTS, "project_ids": approved[:2]}
+    else:
+        where = {"target": TargetKind.POT}
+    pledge = pledges.make_pledge(r, user, **kind, **where)
+    if rng.random() < 0.92:  # a few residents have not confirmed yet
+        pledges.confirm_pledge(pledge, user)
+
+
+def _collect(r: FundingRound, organizer: User, rng, share: float) -> None:
+    """The treasurer's records: most confirmed keep-it-all pledges (or called-in ones) paid."""
+    for pledge in pledges.all_pledges(r):
+        if pledge.state != PledgeState.CONFIRMED or rng.random() > share:
+            continue
+        if r.status == RoundStatus.OPEN and pledge.condition == Condition.ALL_OR_NOTHING:
+            continue
+        if r.status == RoundStatus.APPROVED and not pledge.called_cents:
+            continue
+        method = rng.choice(list(PaymentMethod))
+        treasury.collect_pledge(
+            pledge,
+            method=method,
+            reference=f"{method.value[:2].upper()}-{pledge.id:05d}",
+            actor=organizer,
+        )
 
 
 BLOCKS = ["Euclid Ave North", "Euclid Ave South", "Chollas View", "Oak Park", "Ocean View Hills"]
@@ -303,12 +363,17 @@ def seed() -> bool:
     )
     rounds.transition(past, RoundStatus.OPEN, actor=organizer)
     _participate(past, residents, {t: p for t, *_, p in PAST_PROJECTS}, rng, share=0.8)
+    _collect(past, organizer, rng, share=0.8)
     rounds.transition(past, RoundStatus.CLOSED, actor=organizer)
     past.opened_at, past.closed_at = past.opens_at, past.closes_at  # it ran last spring
-    allocation.run_allocation(past, "max-welfare", actor=organizer)
+    run = allocation.run_allocation(past, "max-welfare", actor=organizer)
     issuing.generate_documents(past, actor=organizer)
     for member in board[:2]:
-        issuing.sign_round(past, member)
+        issuing.sign_round(past, member)  # the second signature approves: pledges called in
+    _collect(past, organizer, rng, share=0.9)
+    funded = [o.project for o in run.outcomes if o.funded]
+    for project in sorted(funded, key=lambda p: p.id)[:2]:  # the first two are paid out
+        treasury.disburse_project(project, reference="first tranche", actor=organizer)
 
     autumn = _round(
         community,
@@ -321,9 +386,21 @@ def seed() -> bool:
         now + timedelta(days=21),
         rng,
     )
+    grants.add_grant(
+        autumn,
+        name="Neighbor Match",
+        funder="Cal Community Credit Union",
+        amount_cents=15_000_00,
+        priority_area_id=None,
+        cap_per_project_cents=5_000_00,
+        match_percent=100,
+        expires_on=(now + timedelta(days=90)).date(),
+        actor=organizer,
+    )
     rounds.transition(autumn, RoundStatus.OPEN, actor=organizer)
     # The first residents have not answered yet, so a visitor can try the survey as them.
     _participate(autumn, residents[10:], {t: p for t, *_, p in OPEN_PROJECTS}, rng, share=0.55)
+    _collect(autumn, organizer, rng, share=0.4)
     return True
 
 

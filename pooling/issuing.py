@@ -20,9 +20,20 @@ from commonpot.signals import community_created
 from surveys.services import priority_scores, response_count
 
 from . import documents, signing, verification
-from .allocation import chosen_run, grant_restriction, is_locked, plan_table
-from .models import AllocationRun, Document, DocumentKind, Pledge, Signature, SigningCredential
+from .allocation import chosen_run, is_locked, plan_table
+from .grants import grant_restriction
+from .models import (
+    COUNTED_STATES,
+    AllocationRun,
+    Document,
+    DocumentKind,
+    Pledge,
+    Signature,
+    SigningCredential,
+)
 from .pledges import pledge_totals
+from . import receivers  # noqa: F401  (connects the kernel-signal receivers)
+from .treasury import settle
 
 
 def key_passphrase() -> bytes:
@@ -308,7 +319,10 @@ def generate_documents(funding_round: FundingRound, *, actor: User | None) -> li
 def _project_pledges(funding_round: FundingRound, project_id: int) -> dict:
     count, total = db.session.execute(
         select(func.count(), func.coalesce(func.sum(Pledge.amount_cents), 0)).where(
-            Pledge.round_id == funding_round.id, Pledge.project_id == project_id
+            Pledge.round_id == funding_round.id,
+            Pledge.project_id == project_id,
+            Pledge.state.in_(COUNTED_STATES),
+            Pledge.awaiting_reconfirmation.is_(False),
         )
     ).one()
     return {"count": count, "total_cents": int(total)}
@@ -387,6 +401,9 @@ def sign_round(funding_round: FundingRound, user: User, *, at: datetime | None =
     )
     if all(len(d.signatures) >= community.quorum for d in docs):
         transition(funding_round, RoundStatus.APPROVED, actor=user, quorum=community.quorum)
+        run = chosen_run(funding_round)
+        assert run is not None  # documents exist only for a chosen run
+        settle(funding_round, run, actor=user)  # call pledges in, release the rest
     return signed_now
 
 

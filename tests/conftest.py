@@ -81,6 +81,9 @@ def _app(database_url, tmp_path_factory):
         db.engine.dispose()
 
 
+LEDGER = ("ledger_line", "ledger_entry")
+
+
 @pytest.fixture
 def app(_app):
     """The session's app with empty tables for every test."""
@@ -99,8 +102,15 @@ def app(_app):
                     )
                 )
             else:
+                # The ledger refuses DELETE (append-only triggers): drop and re-create it.
+                books = [t for t in reversed(db.metadata.sorted_tables) if t.name in LEDGER]
+                for table in books:
+                    table.drop(conn)
                 for table in tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
+                    if table not in LEDGER:
+                        conn.execute(text(f'DELETE FROM "{table}"'))
+                for table in reversed(books):
+                    table.create(conn)
 
 
 class Client:

@@ -21,7 +21,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..signals import community_created
+from ..signals import community_created, project_changed
 
 # Which status may follow which: every transition is one of these, anything else is refused.
 TRANSITIONS: dict[RoundStatus, set[RoundStatus]] = {
@@ -165,6 +165,67 @@ def add_project(
         cost_cents=cost_cents,
     )
     return project
+
+
+MATERIAL = ("cost_cents", "description")  # a change residents must reconfirm their pledges for
+
+
+def edit_project(
+    project: Project,
+    *,
+    title: str,
+    description: str,
+    cost_cents: int,
+    priority_area_id: int | None,
+    lead_name: str,
+    actor: User,
+) -> dict[str, tuple]:
+    """Correct a project while the round is a draft or open; returns what changed.
+
+    A material change (cost, description) while the round is open is announced with the
+    `project_changed` signal, so pledges made on the old terms are reconfirmed.
+    """
+    funding_round = project.round
+    if funding_round.status not in (RoundStatus.DRAFT, RoundStatus.OPEN):
+        raise IllegalTransition("Projects can be corrected until the round closes.")
+    if priority_area_id is not None and priority_area_id not in {
+        a.id for a in funding_round.priority_areas
+    }:
+        raise ValidationFailed([("priority_area_id", "Choose one of this round's priority areas.")])
+    if any(
+        p.id != project.id and p.title.lower() == title.strip().lower()
+        for p in funding_round.projects
+    ):
+        raise ValidationFailed([("title", "This round already has a project with that title.")])
+    wanted = {
+        "title": title.strip(),
+        "description": description.strip(),
+        "cost_cents": cost_cents,
+        "priority_area_id": priority_area_id,
+        "lead_name": lead_name.strip(),
+    }
+    changes = {
+        name: (getattr(project, name), value)
+        for name, value in wanted.items()
+        if getattr(project, name) != value
+    }
+    if not changes:
+        return changes
+    for name, (_, value) in changes.items():
+        setattr(project, name, value)
+    db.session.flush()
+    material = funding_round.status == RoundStatus.OPEN and any(n in changes for n in MATERIAL)
+    record(
+        "project.edited",
+        f"project:{project.id}",
+        community_id=funding_round.community_id,
+        actor_id=actor.id,
+        changed=sorted(changes),
+        material=material,
+        cost_cents=project.cost_cents,
+    )
+    project_changed.send(project, changes=changes, material=material, actor=actor)
+    return changes
 
 
 def remove_project(project: Project, *, actor: User) -> None:

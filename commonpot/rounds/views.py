@@ -127,6 +127,46 @@ def add_project(community: Community, round_id: int):
     ), 422
 
 
+@bp.route(
+    "/c/<slug>/rounds/<int:round_id>/projects/<int:project_id>/edit", methods=["GET", "POST"]
+)
+@requires(Role.ORGANIZER)
+def edit_project(community: Community, round_id: int, project_id: int):
+    """Correct a project; once pledges exist, a new cost or description asks them again."""
+    funding_round = round_or_404(community, round_id)
+    project = db.session.get(Project, project_id)
+    if project is None or project.round_id != funding_round.id:
+        abort(404)
+    form = ProjectForm(obj=None)
+    form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
+    if not form.is_submitted():
+        form.title.data, form.description.data = project.title, project.description
+        form.priority_area_id.data, form.cost.data = project.priority_area_id, project.cost_cents
+        form.lead_name.data = project.lead_name
+    if form.validate_on_submit():
+        changes = attempt(
+            form,
+            services.edit_project,
+            project,
+            title=form.title.data,
+            description=form.description.data or "",
+            cost_cents=form.cost.data,
+            priority_area_id=form.priority_area_id.data,
+            lead_name=form.lead_name.data or "",
+            actor=current_user,
+        )
+        if changes is not None and not form.form_errors and not form.errors:
+            flash(
+                f"Saved “{project.title}”." if changes else "Nothing changed.",
+                "success" if changes else "info",
+            )
+            return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template(
+        "rounds/edit_project.html", round=funding_round, project=project, form=form
+    ), status
+
+
 @bp.post("/c/<slug>/rounds/<int:round_id>/projects/<int:project_id>/delete")
 @requires(Role.ORGANIZER)
 def remove_project(community: Community, round_id: int, project_id: int):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from commonpot.extensions import db
 from commonpot.models import FundingRound, RoundStatus
-from pooling.pledges import add_grant
+from pooling.grants import add_grant
 from surveys.models import Response
 from tests import factories
 

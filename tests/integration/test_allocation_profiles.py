@@ -6,7 +6,7 @@ from commonpot.extensions import db
 from commonpot.models import BallotType, RoundStatus
 from commonpot.rounds.services import transition
 from pooling.allocation import build_input, run_allocation
-from pooling.pledges import add_grant
+from pooling.grants import add_grant
 from surveys.services import submit_response
 from tests import factories
 
