@@ -101,6 +101,18 @@ def create(community: Community):
     return render_template("rounds/new.html", form=form), status
 
 
+def _project_fields(form: ProjectForm) -> dict:
+    """The service's keyword arguments from a filled project form."""
+    return {
+        "title": form.title.data,
+        "description": form.description.data or "",
+        "cost_cents": form.cost.data,
+        "priority_area_id": form.priority_area_id.data,
+        "lead_name": form.lead_name.data or "",
+        "actor": current_user,
+    }
+
+
 @bp.post("/c/<slug>/rounds/<int:round_id>/projects")
 @requires(Role.ORGANIZER)
 def add_project(community: Community, round_id: int):
@@ -112,12 +124,7 @@ def add_project(community: Community, round_id: int):
             form,
             services.add_project,
             funding_round,
-            title=form.title.data,
-            description=form.description.data or "",
-            cost_cents=form.cost.data,
-            priority_area_id=form.priority_area_id.data,
-            lead_name=form.lead_name.data or "",
-            actor=current_user,
+            **_project_fields(form),
         )
         if project:
             flash(f"Added “{project.title}”.", "success")
@@ -148,12 +155,7 @@ def edit_project(community: Community, round_id: int, project_id: int):
             form,
             services.edit_project,
             project,
-            title=form.title.data,
-            description=form.description.data or "",
-            cost_cents=form.cost.data,
-            priority_area_id=form.priority_area_id.data,
-            lead_name=form.lead_name.data or "",
-            actor=current_user,
+            **_project_fields(form),
         )
         if changes is not None and not form.form_errors and not form.errors:
             flash(
