@@ -5,16 +5,17 @@ framework, no database; the app and the CLI call `allocate` and read the `Result
 """
 
 from .equal_shares import COMPLETIONS, equal_shares
-from .flow import feasible, raisable
 from .funding import (
     LinearRule,
     cap_constraints,
     check_plan,
     full_cost_constraints,
     fund,
+    match_constraints,
     source_amount_constraints,
 )
 from .greedy import greedy
+from .matching import feasible, raisable
 from .max_welfare import max_welfare
 from .model import (
     Allocation,
@@ -60,6 +61,7 @@ __all__ = [
     "full_cost_constraints",
     "fund",
     "greedy",
+    "match_constraints",
     "max_welfare",
     "raisable",
     "read_pabulib",

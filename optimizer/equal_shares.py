@@ -33,9 +33,9 @@ from operator import attrgetter, is_not
 from . import equal_shares_engine as engine
 from .equal_shares_budgets import Electorate
 from .equal_shares_engine import OK, OVERSPEND, SKIP, Run
-from .flow import FundingFlow, feasible
 from .funding import fund
 from .greedy import below_threshold, no_eligible_source, zero_cost
+from .matching import Memo, funding_for, matching_note, unmatched
 from .model import (
     PROFILE_ALIASES,
     Explanation,
@@ -62,19 +62,26 @@ class _Purse:
     """The money of an instance as projects are bought in order.
 
     One unrestricted pot needs only a running total; anything else asks the exact
-    max-flow model whether the next project can still be funded in full.
+    max-flow model (or, with a matching grant, the integer model) whether the next
+    project can still be funded in full.
     """
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, memo: Memo) -> None:
         self.instance = instance
         self.total = sum(s.amount for s in instance.sources)
         only = instance.sources[0] if len(instance.sources) == 1 else None
-        self.plain = only is not None and not only.restricted and only.cap_per_project is None
-        self.flow = None if self.plain else FundingFlow(instance)
+        self.plain = (
+            only is not None
+            and not only.restricted
+            and only.cap_per_project is None
+            and only.match_percent is None
+        )
+        self.flow = None if self.plain else funding_for(instance, memo)
         self.spent = 0
         self.chosen: list[str] = []
         self.short: dict[str, int] = {}  # what could be raised for refused projects
         self.completion_short: dict[str, int] = {}  # the same, in the greedy completion
+        self.unmatched: dict[str, int] = {}  # what refused projects could raise without matching
 
     def add(self, project: Project) -> int:
         """Fund `project` if it fits; return the most that could be raised for it."""
@@ -87,13 +94,18 @@ class _Purse:
             self.chosen.append(project.id)
         else:
             self.short[project.id] = got
+            without = unmatched(self.instance, self.chosen, project, got)
+            if without is None:
+                self.unmatched.pop(project.id, None)
+            else:
+                self.unmatched[project.id] = without
         return got
 
     def fits(self, project: Project) -> bool:
         """Whether `project` could be funded on top of what was bought (nothing changes)."""
         if self.flow is None:
             return self.spent + project.cost <= self.total
-        return feasible(self.instance, [*self.chosen, project.id])
+        return self.flow.fits(project.id)
 
 
 class _Election:
@@ -101,6 +113,7 @@ class _Election:
 
     def __init__(self, instance: Instance, profile: Profile) -> None:
         self.instance = instance
+        self.memo: Memo = {}  # money answers, shared by the runs of add1
         self.kind = PROFILE_ALIASES.get(profile.kind, profile.kind)
         self.voters = len(profile.ballots)
         self.cost = {p.id: p.cost for p in instance.projects}
@@ -182,7 +195,7 @@ class _Election:
 
 def _run(election: _Election, per_voter: Fraction, horizon: float = 0.0) -> tuple[Run, _Purse]:
     """One run of equal shares, refusing winners the money cannot fund."""
-    purse = _Purse(election.instance)
+    purse = _Purse(election.instance, election.memo)
     for p in election.instance.projects:
         if p.cost == 0 and p.id not in election.below and election.utility[p.id] > 0:
             purse.add(p)  # free and wanted: in every outcome, as in pabutools
@@ -255,12 +268,13 @@ def equal_shares(
         run, purse = _add1(election, share, increment)
     assert run.overspent is None and not run.cut, "a share of the total cannot overspend"
     short = dict(purse.short)  # before the completion tries again
+    held = dict(purse.unmatched)
     added = _greedy_completion(election, purse) if completion == "add1-greedy" else {}
     selected = tuple(sorted(purse.chosen))
     plan = fund(instance, selected)
     if plan is None:  # every step checked the money; the funding model must agree
         raise SolverError("equal-shares selection could not be funded")
-    notes = _explain(election, run, purse, added, short, money)
+    notes = _explain(election, run, purse, added, (short, held), money)
     return Result(
         rule=RULE,
         selected=selected,
@@ -299,13 +313,15 @@ def _explain(
     run: Run,
     purse: _Purse,
     added: dict[str, int],
-    short: dict[str, int],
+    refused: tuple[dict[str, int], dict[str, int]],
     money: MoneyFormat,
 ) -> Iterable[Explanation]:
     """One explanation per project, in the words of the step that decided it.
 
-    `short` holds what could still be raised for projects the money refused.
+    `refused` holds what could still be raised for projects the money refused, and
+    what they could have raised without matching ratios when those held them back.
     """
+    short, held = refused
     instance, scores = election.instance, election.scores
     index = {p.id: i for i, p in enumerate(election.projects)}
     bought = {election.projects[b.project].id: (r, b) for r, b in enumerate(run.bought, 1)}
@@ -346,6 +362,9 @@ def _explain(
                 f"Its turn came in round {skipped[pid]} of equal shares, but only "
                 f"{money(short[pid])} could still be raised for it from eligible sources."
             )
+            if pid in held:
+                text += " " + matching_note(instance, project, held[pid], money)
+                numbers["raisable_without_matching"] = held[pid]
             yield _completion_note(pid, "insufficient_funds", text, numbers, purse, money)
         elif cost == 0:
             text = (
@@ -378,5 +397,10 @@ def _completion_note(
     if pid in purse.completion_short:
         got = purse.completion_short[pid]
         numbers["completion_raisable"] = got
-        text += f" The greedy completion could not fit it either: only {money(got)} remained."
+        text += f" The greedy completion could not fit it either: only {money(got)} remained"
+        if pid in purse.unmatched:
+            without = purse.unmatched[pid]
+            numbers["completion_raisable_without_matching"] = without
+            text += f" ({money(without)} without the grants' matching rule)"
+        text += "."
     return Explanation(pid, False, code, text, numbers)

@@ -5,7 +5,8 @@ Money flows from each source (capacity: its amount) to the projects it may pay f
 of projects can be funded exactly when the maximum flow covers every cost. Flows with
 integer capacities have integer optima, so this answers the integer-cents question too.
 Used to skip the solver for infeasible sets and to say how much a project could still
-raise.
+raise. A grant's matching ratio (`Source.match_percent`) is not a flow constraint: here it
+is ignored, which makes the flow a relaxation for such instances (see `matching.py`).
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ class FundingFlow:
         else:
             self._net.residual = saved
         return got
+
+    def fits(self, project_id: str) -> bool:
+        """Whether `project_id` could be added too (nothing changes)."""
+        return feasible(self.instance, [*self.funded, project_id])
 
     def add_all(self, project_ids: Iterable[str]) -> bool:
         """Add several projects; False (and nothing added) when they cannot all be funded."""

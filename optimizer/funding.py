@@ -91,12 +91,30 @@ def cap_constraints(pairs: Sequence[Pair]) -> Iterator[LinearRule]:
             yield LinearRule(name, ((key, 1),), "<=", source.cap_per_project)
 
 
+def match_constraints(pairs: Sequence[Pair]) -> Iterator[LinearRule]:
+    """A matching grant gives a project at most match_percent/100 of its resident cents.
+
+    Written 100*grant - match_percent*residents <= 0 so it stays in integers.
+    """
+    residents: dict[str, list[Var]] = {}
+    for source, project in pairs:
+        if source.resident:
+            residents.setdefault(project.id, []).append(x_key(source.id, project.id))
+    for source, project in pairs:
+        if source.match_percent is not None:
+            grant = x_key(source.id, project.id)
+            resident = residents.get(project.id, [])
+            terms = ((grant, 100), *((key, -source.match_percent) for key in resident))
+            yield LinearRule(f"match[{source.id},{project.id}]", terms, "<=", 0)
+
+
 def funding_constraints(projects: Sequence[Project], pairs: Sequence[Pair]) -> list[LinearRule]:
     """All rules of a valid plan for the given projects and money-carrying pairs."""
     return [
         *source_amount_constraints(pairs),
         *full_cost_constraints(projects, pairs),
         *cap_constraints(pairs),
+        *match_constraints(pairs),
     ]
 
 
@@ -209,7 +227,8 @@ def _forced_plan(instance: Instance, chosen: Sequence[Project]) -> tuple[Allocat
         if project.cost == 0:
             continue
         (payer,) = payers
-        if payer.limit(project) < project.cost:
+        # A matching grant alone has no resident money beside it to match.
+        if payer.limit(project) < project.cost or payer.match_percent is not None:
             return None
         cents[(payer.id, project.id)] = project.cost
         spent[payer.id] = spent.get(payer.id, 0) + project.cost
@@ -218,12 +237,65 @@ def _forced_plan(instance: Instance, chosen: Sequence[Project]) -> tuple[Allocat
     return _sorted_plan(cents)
 
 
+class PlanModel:
+    """Integer cents for fully funding `projects`; with `open_project`, also up to that
+    project's cost for it (to ask how much it could still raise).
+
+    Solutions are read back as integers and every rule is checked again exactly, so a
+    solver tolerance can never let a plan through that breaks a rule.
+    """
+
+    def __init__(
+        self,
+        instance: Instance,
+        projects: Sequence[Project],
+        open_project: Project | None = None,
+    ) -> None:
+        self.paying = [p for p in projects if p.cost > 0]
+        extra = [] if open_project is None else [open_project]
+        self.pairs = eligible_pairs(instance, self.paying + extra)
+        self.rules = funding_constraints(self.paying, self.pairs)
+        for project in extra:
+            terms = tuple((x_key(s.id, p.id), 1) for s, p in self.pairs if p.id == project.id)
+            self.rules.append(LinearRule(f"at_most_cost[{project.id}]", terms, "<=", project.cost))
+        self.prob = solver.new_problem("raise" if extra else "fund", maximize=bool(extra))
+        self.x = self.prob.add_variable_dicts(
+            "x", range(len(self.pairs)), lowBound=0, cat=pulp.LpInteger
+        )
+        variables: dict[Var, pulp.LpVariable | int] = {y_key(p.id): 1 for p in self.paying}
+        variables.update({x_key(s.id, p.id): self.x[k] for k, (s, p) in enumerate(self.pairs)})
+        add_rules(self.prob, self.rules, variables)
+
+    def solve(self, weights: Mapping[tuple[str, str], int]) -> str:
+        """Optimise sum(weight * cents); pairs without a weight count 0."""
+        terms = [
+            weights[(s.id, p.id)] * self.x[k]
+            for k, (s, p) in enumerate(self.pairs)
+            if (s.id, p.id) in weights
+        ]
+        self.prob.setObjective(pulp.lpSum(terms))
+        return solver.solve(self.prob)
+
+    def cents(self) -> dict[tuple[str, str], int]:
+        """The solved cents per (source, project), checked against every rule."""
+        cents = {(s.id, p.id): solver.int_value(self.x[k]) for k, (s, p) in enumerate(self.pairs)}
+        values: dict[Var, int] = {y_key(p.id): 1 for p in self.paying}
+        values.update({x_key(s, p): c for (s, p), c in cents.items()})
+        broken = [rule.name for rule in self.rules if not rule.holds(values)]
+        if broken:
+            raise solver.SolverError(f"solver plan breaks {broken}")
+        return cents
+
+
 def fund(instance: Instance, selected: Iterable[str]) -> tuple[Allocation, ...] | None:
     """The preferred funding plan for `selected`, or None when it cannot be funded.
 
     Plans are sorted by (source, project) and contain no zero allocations. No solver
     runs when every project has a single possible payer (e.g. one common pot) or when
-    the max-flow test already shows the set cannot be funded.
+    the max-flow test already shows the set cannot be funded. The max-flow ignores
+    matching ratios, so with a matching grant the solver has the last word. Matching
+    also breaks the uniqueness argument of `spending_weights`: equal-cost plans are then
+    settled by CBC, which is deterministic for the same input.
     """
     by_id = {p.id: p for p in instance.projects}
     unknown = set(selected) - by_id.keys()
@@ -237,19 +309,13 @@ def fund(instance: Instance, selected: Iterable[str]) -> tuple[Allocation, ...] 
         return _forced_plan(instance, chosen)
     if not feasible(instance, (p.id for p in chosen)):
         return None
-    paying = [p for p in chosen if p.cost > 0]
-    pairs = eligible_pairs(instance, paying)
-    prob = solver.new_problem("fund", maximize=False)
-    x = prob.add_variable_dicts("x", range(len(pairs)), lowBound=0, cat=pulp.LpInteger)
-    variables: dict[Var, pulp.LpVariable | int] = {y_key(p.id): 1 for p in paying}
-    variables.update({x_key(s.id, p.id): x[k] for k, (s, p) in enumerate(pairs)})
-    add_rules(prob, funding_constraints(paying, pairs), variables)
-    weights = spending_weights(pairs)
-    prob.setObjective(pulp.lpSum(weights[(s.id, p.id)] * x[k] for k, (s, p) in enumerate(pairs)))
-    status = solver.solve(prob)
+    model = PlanModel(instance, chosen)
+    status = model.solve(spending_weights(model.pairs))
+    if status == solver.INFEASIBLE and instance.matching:
+        return None
     if status != solver.OPTIMAL:
         raise solver.SolverError(f"funding model of a feasible set ended {status}")
-    plan = _sorted_plan({(s.id, p.id): solver.int_value(x[k]) for k, (s, p) in enumerate(pairs)})
+    plan = _sorted_plan(model.cents())
     broken = check_plan(instance, (p.id for p in chosen), plan)
     if broken:
         raise solver.SolverError(f"solver plan breaks {broken}")

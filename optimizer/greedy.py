@@ -2,15 +2,16 @@
 
 Projects are taken in decreasing support (ties: project id as a string, ascending); each
 one is added when it can still be funded in full together with those already added.
-Projects nobody supports are considered too, as in pabutools.
+Projects nobody supports are considered too, as in pabutools. With a matching grant the
+exact integer model replaces the max-flow as the test of "can still be funded".
 """
 
 from __future__ import annotations
 
 import time
 
-from .flow import FundingFlow
 from .funding import fund
+from .matching import funding_for, matching_note, unmatched
 from .model import (
     Explanation,
     Instance,
@@ -52,7 +53,7 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
     start = time.perf_counter()
     scores = support(instance, profile)
     order = sorted(instance.projects, key=lambda p: (-scores[p.id], p.id))
-    flow = FundingFlow(instance)
+    flow = funding_for(instance)
     explanations: list[Explanation] = []
     minimum = instance.min_support
     for rank, project in enumerate(order, start=1):
@@ -79,6 +80,10 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
                 f"from eligible sources when its turn came ({where})."
             )
             numbers["raisable"] = got
+            without = unmatched(instance, flow.funded, project, got)  # unchanged: refused
+            if without is not None:
+                text += " " + matching_note(instance, project, without, money)
+                numbers["raisable_without_matching"] = without
             explanations.append(Explanation(project.id, False, "insufficient_funds", text, numbers))
     selected = tuple(sorted(flow.funded))
     plan = fund(instance, selected)

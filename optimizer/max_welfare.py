@@ -6,7 +6,9 @@ continuous on purpose: once y is integral the money rules form a flow problem wi
 integer data, so integer cents exist exactly when real ones do, and the plan itself is
 recomputed in integer cents by `fund`. Declaring x integer too made the CBC of cbcbox 2.935
 (preprocessing) return a fractional y as "optimal" on a real Pabulib file (Gdańsk 2020
-Suchanino), so every y read back is also checked to be 0 or 1. Equal optima are
+Suchanino), so every y read back is also checked to be 0 or 1. A grant's matching ratio
+breaks that flow argument, so with one x is integer (and the exact model replaces the
+flow in the per-project checks). Equal optima are
 settled lexicographically so the answer never depends on the solver's whims:
 1. maximise total support; 2. keep that support, maximise total cost; 3. keep both and
 walk the project ids in ascending string order, keeping each project in the set when
@@ -21,9 +23,9 @@ from dataclasses import dataclass, field
 import pulp
 
 from . import solver
-from .flow import FundingFlow
 from .funding import Var, add_rules, eligible_pairs, fund, funding_constraints, x_key, y_key
 from .greedy import below_threshold, no_eligible_source, zero_cost
+from .matching import funding_for, matching_note, unmatched
 from .model import (
     Explanation,
     Instance,
@@ -60,7 +62,8 @@ class _Model:
         prob = solver.new_problem("max_welfare", maximize=True)
         pairs = eligible_pairs(instance, candidates)
         ys = prob.add_variable_dicts("y", range(len(candidates)), 0, 1, pulp.LpBinary)
-        xs = prob.add_variable_dicts("x", range(len(pairs)), lowBound=0, cat=pulp.LpContinuous)
+        cents = pulp.LpInteger if instance.matching else pulp.LpContinuous
+        xs = prob.add_variable_dicts("x", range(len(pairs)), lowBound=0, cat=cents)
         y = {p.id: ys[j] for j, p in enumerate(candidates)}
         variables: dict[Var, pulp.LpVariable | int] = {y_key(p): v for p, v in y.items()}
         variables.update({x_key(s.id, p.id): xs[k] for k, (s, p) in enumerate(pairs)})
@@ -156,7 +159,7 @@ def max_welfare(
     allowed = [p for p in instance.projects if minimum is None or scores[p.id] >= minimum]
     # Free projects never compete for money: in exactly when they do not lower support.
     free = {p.id for p in allowed if p.cost == 0 and scores[p.id] >= 0}
-    alone = {p.id: FundingFlow(instance).try_add(p.id) for p in allowed if p.cost > 0}
+    alone = {p.id: funding_for(instance).try_add(p.id) for p in allowed if p.cost > 0}
     candidates = sorted((p for p in allowed if p.cost > 0 and alone[p.id] == p.cost), key=_id)
 
     found = _Solution()
@@ -227,6 +230,10 @@ def _unfundable(project: Project, got: int, instance: Instance, money: MoneyForm
         "could be raised from eligible sources."
     )
     numbers = {"cost": project.cost, "raisable": got}
+    without = unmatched(instance, (), project, got)
+    if without is not None:
+        text += " " + matching_note(instance, project, without, money)
+        numbers["raisable_without_matching"] = without
     return Explanation(project.id, False, "insufficient_funds", text, numbers)
 
 

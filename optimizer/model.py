@@ -64,9 +64,12 @@ class Project:
 class Source:
     """A pot of money and the projects it may pay for.
 
-    kind "pool" is the residents' common pot, "earmark" a pledge tied to `projects`,
-    "grant" a seed grant that may be limited to `categories` and/or `projects` and may
-    pay at most `cap_per_project` cents towards any one project.
+    kind "pool" is the residents' common pot, "earmark" a pledge tied to `projects`
+    and/or `categories` (priority areas), "grant" a seed grant that may be limited to
+    `categories` and/or `projects` and may pay at most `cap_per_project` cents towards
+    any one project. A grant with `match_percent` m only matches residents: into each
+    project it puts at most m/100 of the cents the pool and earmarks put in (100 is 1:1,
+    200 is 2:1, 50 is one grant cent per two resident cents).
     """
 
     id: str
@@ -75,6 +78,7 @@ class Source:
     projects: frozenset[str] | None = None
     categories: frozenset[str] | None = None
     cap_per_project: int | None = None
+    match_percent: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -82,12 +86,25 @@ class Source:
         _check_cents(f"amount of source {self.id!r}", self.amount)
         if self.kind not in SOURCE_KINDS:
             raise ValueError(f"source {self.id!r}: kind must be one of {SOURCE_KINDS}")
-        if self.kind == "earmark" and self.projects is None:
-            raise ValueError(f"earmarked source {self.id!r} must name its projects")
+        if self.kind == "earmark" and self.projects is None and self.categories is None:
+            raise ValueError(f"earmarked source {self.id!r} must name its projects or categories")
         _freeze(self, "projects", frozenset)
         _freeze(self, "categories", frozenset)
         if self.cap_per_project is not None:
             _check_cents(f"cap_per_project of source {self.id!r}", self.cap_per_project)
+        if self.match_percent is not None:
+            if self.kind != "grant":
+                raise ValueError(f"source {self.id!r}: only a grant can have match_percent")
+            if not _is_int(self.match_percent) or self.match_percent <= 0:
+                raise ValueError(
+                    f"match_percent of source {self.id!r} must be a positive integer, "
+                    f"got {self.match_percent!r}"
+                )
+
+    @property
+    def resident(self) -> bool:
+        """Residents' own money (pool and earmarks): what a matching grant matches."""
+        return self.kind in ("pool", "earmark")
 
     @property
     def restricted(self) -> bool:
@@ -186,6 +203,11 @@ class Instance:
     ) -> Instance:
         """The classic participatory-budgeting case: one unrestricted pot."""
         return cls(tuple(projects), (Source(source_id, budget),), min_support)
+
+    @property
+    def matching(self) -> bool:
+        """Whether any grant has a matching ratio (the max-flow view is then not enough)."""
+        return any(s.match_percent is not None for s in self.sources)
 
     def project(self, project_id: str) -> Project:
         """Look a project up by id (KeyError when unknown)."""
@@ -296,6 +318,7 @@ def canonical_input(
                     "projects": _sorted_set(s.projects),
                     "categories": _sorted_set(s.categories),
                     "cap_per_project": s.cap_per_project,
+                    "match_percent": s.match_percent,
                 }
                 for s in sorted(instance.sources, key=lambda s: s.id)
             ],

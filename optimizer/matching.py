@@ -1,0 +1,138 @@
+"""Feasibility when a grant only matches residents' money (`Source.match_percent`).
+
+A matching ratio ties two amounts on one project, which no max-flow can express, so for an
+instance with a matching grant the flow of `flow.py` is only a relaxation: its "no" is
+final, its "yes" is not. These helpers keep the flow's interface and answer exactly with
+the integer funding model; instances without matching keep the fast max-flow, unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from math import gcd
+
+from . import flow, solver
+from .flow import FundingFlow
+from .funding import PlanModel, fund
+from .model import Instance, MoneyFormat, Project
+
+# (projects already funded, project asked about) -> most cents it could raise
+Memo = dict[tuple[frozenset[str], str], int]
+
+
+def most_cents(instance: Instance, selected: Iterable[str], project_id: str) -> int:
+    """Most cents `project_id` could get while `selected` stays fully funded (exact)."""
+    others = set(selected) - {project_id}
+    bound = flow.raisable(instance, others, project_id)  # ValueError when others do not fit
+    if bound == 0 or not instance.matching:
+        return bound
+    project = instance.project(project_id)
+    chosen = [instance.project(p) for p in sorted(others)]
+    model = PlanModel(instance, chosen, project)
+    status = model.solve({(s.id, p.id): 1 for s, p in model.pairs if p.id == project_id})
+    if status == solver.INFEASIBLE:
+        raise ValueError("the selected projects cannot be funded together")
+    if status != solver.OPTIMAL:
+        raise solver.SolverError(f"raise model ended {status}")
+    return sum(c for (_, p), c in model.cents().items() if p == project_id)
+
+
+class MatchedFunding:
+    """`FundingFlow`'s interface, answered by the integer model; `memo` may be shared by
+    several runs over the same instance (equal shares re-runs with growing shares)."""
+
+    def __init__(self, instance: Instance, memo: Memo | None = None) -> None:
+        self.instance = instance
+        self.memo: Memo = {} if memo is None else memo
+        self._cost = {p.id: p.cost for p in instance.projects}
+        self.funded: set[str] = set()
+        self.raised = 0
+
+    def _got(self, project_id: str) -> int:
+        key = (frozenset(self.funded), project_id)
+        if key not in self.memo:
+            self.memo[key] = most_cents(self.instance, self.funded, project_id)
+        return self.memo[key]
+
+    def try_add(self, project_id: str) -> int:
+        """Fund `project_id` if it fits in full; return the most it could raise."""
+        if project_id in self.funded:
+            return self._cost[project_id]
+        got = self._got(project_id)
+        if got == self._cost[project_id]:
+            self.funded.add(project_id)
+            self.raised += got
+        return got
+
+    def add_all(self, project_ids: Iterable[str]) -> bool:
+        """Add several projects; False (and nothing added) when they cannot all be funded."""
+        saved = set(self.funded), self.raised
+        for project_id in project_ids:
+            if self.try_add(project_id) < self._cost[project_id]:
+                self.funded, self.raised = saved
+                return False
+        return True
+
+    def fits(self, project_id: str) -> bool:
+        """Whether `project_id` could be added too (nothing changes)."""
+        return project_id in self.funded or self._got(project_id) == self._cost[project_id]
+
+
+Funding = FundingFlow | MatchedFunding
+
+
+def funding_for(instance: Instance, memo: Memo | None = None) -> Funding:
+    """The max-flow when no grant matches (fast, as before), else the exact model."""
+    return MatchedFunding(instance, memo) if instance.matching else FundingFlow(instance)
+
+
+def feasible(instance: Instance, selected: Iterable[str]) -> bool:
+    """Whether every project in `selected` can be funded in full at the same time."""
+    if not instance.matching:
+        return flow.feasible(instance, selected)
+    return fund(instance, selected) is not None
+
+
+def raisable(instance: Instance, selected: Iterable[str], project_id: str) -> int:
+    """Most cents `project_id` could get while `selected` (fundable) stays fully funded."""
+    return most_cents(instance, selected, project_id)
+
+
+def ratio_text(percent: int) -> str:
+    """match_percent in the words of a match: 100 -> "1:1", 200 -> "2:1", 50 -> "1:2"."""
+    common = gcd(percent, 100)
+    return f"{percent // common}:{100 // common}"
+
+
+def unmatched(
+    instance: Instance, selected: Iterable[str], project: Project, got: int
+) -> int | None:
+    """What `project` could have raised without matching ratios, when that is more than
+    `got` (so matching is what held it back); None otherwise."""
+    if not instance.matching or got >= project.cost:
+        return None
+    without = flow.raisable(instance, selected, project.id)
+    return without if without > got else None
+
+
+def matching_note(instance: Instance, project: Project, without: int, money: MoneyFormat) -> str:
+    """One sentence saying that a matching rule left `project` short."""
+    grants = [(s, s.match_percent) for s in instance.sources if s.match_percent is not None]
+    here = [(s, percent) for s, percent in grants if s.limit(project) > 0]
+    tail = f"without matching, {money(without)} could have been raised."
+    if len(here) == 1:
+        ((grant, percent),) = here
+        return (
+            f"The {grant.id} grant only matches resident money {ratio_text(percent)} here, "
+            f"and residents' money for it was short; {tail}"
+        )
+    named = ", ".join(f"{s.id} {ratio_text(percent)}" for s, percent in here or grants)
+    if here:
+        return (
+            f"The grants here only match resident money ({named}), "
+            f"and residents' money for it was short; {tail}"
+        )
+    return (
+        f"Matching grants ({named}) needed residents' money for other projects, "
+        f"which left too little for it; {tail}"
+    )
