@@ -51,7 +51,8 @@ def test_every_schedule_repays_the_principal_exactly(dollars_a_month, rate, mont
     assert rows[-1].balance_cents == 0
     assert all(r.interest_cents >= 0 and r.principal_cents >= 0 for r in rows)
     level = monthly_payment(principal, rate, months)
-    assert all(r.payment_cents == level for r in rows[:-1])
+    # Level payments, unless rounding up repaid the loan early (long terms at high rates).
+    assert all(r.payment_cents == level or r.balance_cents == 0 for r in rows[:-1])
     # Rounding drift: at most a cent a month, grown by the interest since.
     growth = (1 + rate / 120_000) ** months
     assert abs(rows[-1].payment_cents - level) <= months * growth + 1
