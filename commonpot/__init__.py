@@ -46,6 +46,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     for bp in (auth_bp, people_bp, rounds_bp, surveys_bp, pooling_bp):
         app.register_blueprint(bp)
+    from .auditlog.views import bp as auditlog_bp
+
+    app.register_blueprint(auditlog_bp)
     register_template_helpers(app)
     from pooling.cli import register as register_commands
 
@@ -56,6 +59,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from surveys.cli import round_group
 
     app.cli.add_command(round_group)
+    from .audit_cli import audit_group
+
+    app.cli.add_command(audit_group)
 
     @app.errorhandler(403)
     def forbidden(_e):
