@@ -11,7 +11,7 @@ from ..audit import record
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..mail import send_mail
-from ..models import User
+from ..models import Role, User
 
 MIN_PASSWORD = 10
 RESET_MAX_AGE = 60 * 60 * 2  # two hours for a reset
@@ -30,6 +30,11 @@ def authenticate(email: str, password: str) -> User:
         or not check_password_hash(user.password_hash, password)
     ):
         raise ValidationFailed([(None, "That email and password do not match an account.")])
+    # Organizers and board members act for a community: their sign-ins are on its record.
+    for community_id in sorted(
+        {m.community_id for m in user.memberships if m.role in (Role.ORGANIZER, Role.BOARD)}
+    ):
+        record("login", f"user:{user.id}", actor_id=user.id, community_id=community_id)
     return user
 
 

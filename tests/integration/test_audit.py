@@ -312,3 +312,13 @@ def test_only_this_communitys_organizers_see_its_log(app, make_client, eastside)
     home = organizer.get("/c/eastside/").get_data(as_text=True)
     assert 'href="/c/eastside/audit"' in home
     assert organizer.get("/c/nowhere/audit").status_code == 404
+
+
+def test_organizer_and_board_sign_ins_are_recorded(app, client):
+    community, people = factories.community()
+    client.post("/login", {"email": people["board"][0].email, "password": factories.PASSWORD})
+    client.post("/login", {"email": people["residents"][0].email, "password": factories.PASSWORD})
+    logins = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login")).all()
+    assert [(e.subject, e.community_id) for e in logins] == [
+        (f"user:{people['board'][0].id}", community.id)
+    ]
