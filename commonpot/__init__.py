@@ -63,6 +63,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.cli.add_command(audit_group)
 
+    from .security import init_security
+
+    init_security(app)
+
     @app.errorhandler(403)
     def forbidden(_e):
         return render_template("errors/403.html"), 403

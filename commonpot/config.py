@@ -44,4 +44,6 @@ def load(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
     }

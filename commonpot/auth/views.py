@@ -7,9 +7,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
 from ..extensions import db, login_manager
-from ..models import User
+from ..models import User, utcnow
 from ..web import attempt
-from . import services
+from . import services, throttle
 from .forms import ChangePasswordForm, LoginForm, ResetRequestForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
@@ -29,12 +29,25 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
+        address = request.remote_addr or "unknown"
+        until = throttle.locked_until(form.email.data, address)
+        if until is not None:
+            minutes = max(1, int((until - utcnow()).total_seconds() // 60) + 1)
+            form.form_errors.append(
+                f"Too many failed sign-ins. Try again in {minutes} minute"
+                f"{'s' if minutes > 1 else ''}, or reset your password."
+            )
+            return render_template("auth/login.html", form=form), 429
         user = attempt(form, services.authenticate, form.email.data, form.password.data)
         if user is not None:
+            throttle.forget_failures(form.email.data)
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", form=form)
+        throttle.record_failure(form.email.data, address)
+        status = 422
+    return render_template("auth/login.html", form=form), status
 
 
 @bp.post("/logout")
