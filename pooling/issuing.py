@@ -8,32 +8,45 @@ from datetime import datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from commonpot import __version__
 from commonpot.audit import record
 from commonpot.errors import IllegalTransition, ValidationFailed
 from commonpot.extensions import db
-from commonpot.models import Community, FundingRound, Membership, Role, RoundStatus, User, utcnow
+from commonpot.models import Community, FundingRound, Role, RoundStatus, User, utcnow
 from commonpot.rounds.services import transition
 from commonpot.signals import community_created
-from surveys.services import priority_scores, response_count
 
-from . import documents, signing, verification
-from .allocation import chosen_run, is_locked, plan_table
-from .grants import grant_restriction
+from . import (
+    documents,
+    receivers,  # noqa: F401  (connects the kernel-signal receivers)
+    signing,
+    verification,
+)
+from .allocation import chosen_run, is_locked
+from .document_context import board_of, document_context, term_sheet_context
 from .models import (
-    COUNTED_STATES,
     AllocationRun,
     Document,
     DocumentKind,
-    Pledge,
     Signature,
     SigningCredential,
 )
-from .pledges import pledge_totals
-from . import receivers  # noqa: F401  (connects the kernel-signal receivers)
 from .treasury import settle
+
+# board_of and document_context live in pooling.document_context; re-exported here.
+__all__ = [
+    "board_of",
+    "credential_for",
+    "document_context",
+    "documents_of",
+    "generate_documents",
+    "give_authority",
+    "key_passphrase",
+    "sign_round",
+    "trusted_roots",
+    "verify_document",
+]
 
 
 def key_passphrase() -> bytes:
@@ -84,170 +97,6 @@ def credential_for(user: User, community: Community) -> SigningCredential:
     return credential
 
 
-def board_of(community: Community) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(Membership)
-            .where(Membership.community_id == community.id, Membership.role == Role.BOARD)
-            .order_by(User.name)
-        )
-    )
-
-
-def _round_dict(r: FundingRound) -> dict:
-    return {
-        "id": r.id,
-        "title": r.title,
-        "status": r.status.value,
-        "description": r.description,
-        "opens_at": r.opened_at or r.opens_at,
-        "closes_at": r.closed_at or r.closes_at,
-    }
-
-
-def document_context(run: AllocationRun) -> dict:
-    """Plain values for the PDF templates (no ORM objects reach WeasyPrint)."""
-    r, community = run.round, run.round.community
-    currency = community.currency
-    table = plan_table(run)
-    pool, earmarked, pledgers = pledge_totals(r)
-    grant_labels = {g.id: g.name for g in table["grants"]}
-
-    def sources_of(row: dict) -> list[dict]:
-        out = []
-        if row["earmark"]:
-            out.append(
-                {
-                    "label": "Earmarked pledges",
-                    "kind": "earmark",
-                    "cents": row["earmark"],
-                    "conditions": "Pledged by residents to this project only.",
-                }
-            )
-        if row["pool"]:
-            out.append(
-                {
-                    "label": "Common pot",
-                    "kind": "pool",
-                    "cents": row["pool"],
-                    "conditions": "Residents' pooled pledges.",
-                }
-            )
-        for gid, cents in sorted(row["grants"].items()):
-            grant = next(g for g in table["grants"] if g.id == gid)
-            out.append(
-                {
-                    "label": grant_labels[gid],
-                    "kind": "grant",
-                    "cents": cents,
-                    "conditions": f"{grant.funder or 'Seed grant'}: "
-                    f"{grant_restriction(grant, currency)}.",
-                }
-            )
-        return out
-
-    sources = [
-        {
-            "id": "pool",
-            "label": "Common pot (residents' pledges)",
-            "kind": "pool",
-            "amount_cents": pool,
-            "used_cents": table["pool_used"],
-            "restriction": "",
-        },
-        {
-            "id": "earmark",
-            "label": "Pledges earmarked to projects",
-            "kind": "earmark",
-            "amount_cents": sum(earmarked.values()),
-            "used_cents": table["earmark_used"],
-            "restriction": "Each pledge only for its project; released if it is not funded",
-        },
-    ]
-    sources += [
-        {
-            "id": f"grant:{g.id}",
-            "label": f"{g.name} ({g.funder})" if g.funder else g.name,
-            "kind": "grant",
-            "amount_cents": g.amount_cents,
-            "used_cents": table["used_by_grant"][g.id],
-            "restriction": grant_restriction(g, currency),
-        }
-        for g in table["grants"]
-    ]
-    scores = priority_scores(r)
-    total = sum(scores.values()) or 1
-    board = board_of(community)
-    return {
-        "community": {"name": community.name, "slug": community.slug, "currency": currency},
-        "round": _round_dict(r),
-        "allocation": {
-            "rule": run.rule,
-            "status": run.solver_status,
-            "input_sha256": run.input_sha256,
-            "created_at": run.created_at,
-            "available_cents": run.available_cents,
-            "allocated_cents": run.allocated_cents,
-            "software_version": __version__,
-        },
-        "sources": sources,
-        "funded": [
-            {
-                "id": row["project"].id,
-                "title": row["project"].title,
-                "category": row["project"].priority_area.name
-                if row["project"].priority_area
-                else "",
-                "cost_cents": row["project"].cost_cents,
-                "support": row["support"],
-                "funded_cents": row["total"],
-                "sources": sources_of(row),
-                "description": row["project"].description,
-                "lead": row["project"].lead_name or None,
-            }
-            for row in table["funded"]
-        ],
-        "unfunded": [
-            {
-                "id": row["project"].id,
-                "title": row["project"].title,
-                "category": row["project"].priority_area.name
-                if row["project"].priority_area
-                else "",
-                "cost_cents": row["project"].cost_cents,
-                "support": row["support"],
-                "reason": row["reason"],
-            }
-            for row in table["unfunded"]
-        ],
-        "priorities": [
-            {"name": a.name, "score": scores[a.id], "share": scores[a.id] / total}
-            for a in sorted(r.priority_areas, key=lambda a: -scores[a.id])
-        ],
-        "participation": {
-            "members": _member_count(community),
-            "responses": response_count(r),
-            "pledgers": pledgers,
-            "pledged_cents": pool + sum(earmarked.values()),
-        },
-        "signatories": [{"name": u.name, "role": "Board member"} for u in board],
-        "quorum": community.quorum,
-        "generated_at": utcnow(),
-    }
-
-
-def _member_count(community: Community) -> int:
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.community_id == community.id, Membership.role == Role.RESIDENT)
-        )
-        or 0
-    )
-
-
 def _store(
     run: AllocationRun, kind: DocumentKind, filename: str, pdf: bytes, project_id: int | None = None
 ) -> Document:
@@ -288,13 +137,7 @@ def generate_documents(funding_round: FundingRound, *, actor: User | None) -> li
         )
     ]
     for project in context["funded"]:
-        sheet = {
-            **context,
-            "project": {**project, "cost_cents": project["cost_cents"]},
-            "funded_cents": project["funded_cents"],
-            "sources": project["sources"],
-            "pledges": _project_pledges(funding_round, project["id"]),
-        }
+        sheet = term_sheet_context(context, project)
         issued.append(
             _store(
                 run,
@@ -314,18 +157,6 @@ def generate_documents(funding_round: FundingRound, *, actor: User | None) -> li
         documents={d.filename: d.sha256 for d in issued},
     )
     return issued
-
-
-def _project_pledges(funding_round: FundingRound, project_id: int) -> dict:
-    count, total = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(Pledge.amount_cents), 0)).where(
-            Pledge.round_id == funding_round.id,
-            Pledge.project_id == project_id,
-            Pledge.state.in_(COUNTED_STATES),
-            Pledge.awaiting_reconfirmation.is_(False),
-        )
-    ).one()
-    return {"count": count, "total_cents": int(total)}
 
 
 def documents_of(funding_round: FundingRound) -> list[Document]:

@@ -14,7 +14,7 @@ from flask import Flask
 from flask_babel import Babel
 from pypdf import PdfReader
 
-from pooling import signing, verification
+from pooling import charts, signing, verification
 from pooling.documents import (
     STATIC_ROOT,
     RefusedURL,
@@ -22,6 +22,7 @@ from pooling.documents import (
     render_document,
     render_pdf,
 )
+from pooling.project_money import loan_group, tranches
 
 REPO = Path(__file__).resolve().parents[2]
 MM = 72 / 25.4
@@ -60,6 +61,7 @@ ROUND = {
     "id": 7,
     "title": "Spring 2027 community fund",
     "status": "allocated",
+    "support_unit": "approvals",
     "opens_at": datetime(2027, 3, 1, 9, 0, tzinfo=UTC),
     "closes_at": datetime(2027, 3, 31, 21, 0, tzinfo=UTC),
     "description": "Members proposed projects, ranked priority areas and pledged money.",
@@ -85,6 +87,11 @@ def _project(pid: int, title: str, category: str, cost: int, support: int, split
         "support": support,
         "funded_cents": sum(split.values()),
         "sources": sources,
+        "lead": None,
+        "by_instrument": [
+            {"label": "Donations" if label != GRANT else GRANT, "cents": cents}
+            for label, cents in split.items()
+        ],
     }
 
 
@@ -117,6 +124,78 @@ FUNDED = [
         {"Member pool": 500_001},
     ),
 ]
+
+
+PRIORITIES = [
+    {
+        "name": "Food security",
+        "score": 412,
+        "share": 0.38,
+        "funded_cents": 1_890_000,
+        "money_share": 0.68,
+    },
+    {"name": "Youth", "score": 231, "share": 0.213, "funded_cents": 380_000, "money_share": 0.14},
+]
+MONEY_IN = {
+    "rows": [
+        {
+            "label": "Donations",
+            "count": 40,
+            "pledged": 20_000,
+            "confirmed": 600_000,
+            "collected": 640_000,
+            "counted": 1_240_000,
+            "allocated": 1_170_001,
+        },
+        {
+            "label": "Member shares",
+            "count": 15,
+            "pledged": 0,
+            "confirmed": 150_000,
+            "collected": 250_000,
+            "counted": 400_000,
+            "allocated": 400_000,
+        },
+        {
+            "label": "Community loans",
+            "count": 6,
+            "pledged": 0,
+            "confirmed": 200_000,
+            "collected": 0,
+            "counted": 200_000,
+            "allocated": 300_000,
+        },
+    ],
+    "grants": [
+        {"id": 2, "label": GRANT, "funder": "County", "counted": 1_000_000, "allocated": 900_000}
+    ],
+    "total": {
+        "count": 61,
+        "pledged": 20_000,
+        "confirmed": 950_000,
+        "collected": 890_000,
+        "counted": 2_840_000,
+        "allocated": 2_770_001,
+    },
+    "not_counted_cents": 5_000,
+}
+FLOW = charts.flow_chart(
+    [
+        charts.Node("d", "Donations", 1_240_000, "$12,400.00"),
+        charts.Node("g", GRANT, 1_000_000, "$10,000.00"),
+    ],
+    [
+        charts.Node("11", FUNDED[0]["title"], 1_250_000, "$12,500.00"),
+        charts.Node("x", "Not allocated", 990_000, "$9,900.00"),
+    ],
+    [
+        charts.Flow("d", "11", 750_000),
+        charts.Flow("g", "11", 500_000),
+        charts.Flow("d", "x", 490_000),
+        charts.Flow("g", "x", 500_000),
+    ],
+    title="Where the money goes",
+)
 
 
 def report_context(**changes: Any) -> dict[str, Any]:
@@ -169,16 +248,22 @@ def report_context(**changes: Any) -> dict[str, Any]:
                 "reason": "Below the support threshold",
             },
         ],
-        "priorities": [
-            {"name": "Food security", "score": 412, "share": 0.38},
-            {"name": "Youth", "score": 231, "share": 0.213},
-        ],
+        "priorities": PRIORITIES,
         "participation": {
             "members": 142,
             "responses": 96,
+            "member_responses": 96,
+            "by_source": {"online": 90, "paper": 6},
+            "rate": 96 / 142,
             "pledgers": 58,
+            "pledges": 61,
             "pledged_cents": 1_840_000,
+            "median_cents": 2_500,
+            "hours": 40,
+            "blocks": [],
         },
+        "money_in": MONEY_IN,
+        "charts": {"flow": FLOW, "priorities": None, "blocks": None},
         "signatories": BOARD,
         "quorum": 2,
         "generated_at": datetime(2027, 4, 3, 10, 15, tzinfo=UTC),
@@ -186,33 +271,63 @@ def report_context(**changes: Any) -> dict[str, Any]:
     return context | changes
 
 
+def finance(**changes: Any) -> dict[str, Any]:
+    """750,000 from residents (donations, shares, one loan group) and the county grant."""
+    parts: dict[str, Any] = {
+        "donations": {"count": 12, "cents": 350_000},
+        "shares": {
+            "count": 9,
+            "shares": 20,
+            "price_cents": 5_000,
+            "subscribed_cents": 100_000,
+            "cents": 100_000,
+        },
+        "loans": {
+            "count": 3,
+            "cents": 300_000,
+            "groups": [loan_group(350, 24, [150_000, 100_000, 50_000])],
+        },
+        "grants": [
+            {
+                "id": 2,
+                "name": GRANT,
+                "funder": "County",
+                "cents": 500_000,
+                "conditions": "Food security projects only. Keep receipts for the county audit",
+            }
+        ],
+    }
+    parts |= changes
+    parts["residents_cents"] = sum(parts[k]["cents"] for k in ("donations", "shares", "loans"))
+    parts["total_cents"] = parts["residents_cents"] + sum(g["cents"] for g in parts["grants"])
+    return parts
+
+
 def term_context(**changes: Any) -> dict[str, Any]:
     project = FUNDED[0]
+    report = report_context()
     context: dict[str, Any] = {
-        "community": COMMUNITY,
-        "round": ROUND,
+        **report,
         "project": {
-            "id": project["id"],
-            "title": project["title"],
-            "category": project["category"],
+            **project,
             "description": "Twelve raised beds with drip irrigation behind the library.",
             "lead": "Amara Okafor",
-            "cost_cents": project["cost_cents"],
+            "targets": {
+                "levels": [
+                    {"label": "Minimum", "cents": 1_000_000, "reached": True},
+                    {"label": "Maximum", "cents": 1_500_000, "reached": False},
+                ],
+                "earmarked_cents": 410_000,
+                "hours_needed": 60,
+            },
+            "hours_offered": 25,
         },
         "funded_cents": project["funded_cents"],
-        "sources": [
-            {
-                "label": GRANT,
-                "kind": "grant",
-                "cents": 500_000,
-                "conditions": "Food security projects only. Keep receipts for the county audit.",
-            },
-            {"label": "Member pool", "kind": "pool", "cents": 750_000, "conditions": ""},
-        ],
-        "pledges": {"count": 23, "total_cents": 410_000},
-        "signatories": BOARD,
-        "quorum": 2,
-        "generated_at": datetime(2027, 4, 3, 10, 15, tzinfo=UTC),
+        "sources": project["sources"],
+        "finance": finance(),
+        "area": {"name": "Food security", "rank": 1, "of": 2, "share": 0.38},
+        "tranches": tranches(project["funded_cents"]),
+        "ballots": 96,
     }
     return context | changes
 
@@ -254,22 +369,92 @@ def test_report_ends_with_who_signs(report: bytes) -> None:
 
 def test_term_sheet_states_amount_sources_and_conditions(app: Flask) -> None:
     pages, text = text_of(render_document("pdf/term_sheet.html", term_context()))
-    assert 1 <= pages <= 3
+    flowing = " ".join(text.split())
+    assert 2 <= pages <= 4
     assert FUNDED[0]["title"] in text
     assert money(FUNDED[0]["funded_cents"]) in text
-    assert money(500_000) in text and money(750_000) in text
+    assert "Donations 12 gifts Given outright; never repaid $3,500.00" in flowing
+    assert "20 shares × $50.00 = $1,000.00 subscribed $1,000.00" in flowing
+    assert "Community loans 3 loans 3.50% a year, 24 months, monthly annuity $3,000.00" in flowing
     assert "Keep receipts for the county audit." in text
-    assert "Amara Okafor" in text and "Project lead" in text
+    assert "Total $12,500.00" in flowing
+    assert "Amara Okafor" in text and "Project lead acceptance" in text
+    for heading in ("Conditions precedent", "Risks in plain words", "Governance", "Reporting"):
+        assert heading in text
 
 
-def test_term_sheet_without_lead_or_conditions(app: Flask) -> None:
+def test_term_sheet_loan_schedule_adds_up(app: Flask) -> None:
+    group = loan_group(350, 24, [150_000, 100_000, 50_000])
+    assert group["repaid_cents"] == group["principal_cents"] + group["interest_cents"]
+    assert sum(r["payment_cents"] for r in group["rows"]) == group["repaid_cents"]
+    assert len(group["rows"]) == 24 and group["rows"][-1]["balance_cents"] == 0
+    _, text = text_of(render_document("pdf/term_sheet.html", term_context()))
+    flowing = " ".join(text.split())
+    paid, interest = money(group["repaid_cents"]), money(group["interest_cents"])
+    assert f"Total over 24 months payments {paid} interest {interest} principal $3,000.00" in (
+        flowing
+    )
+    assert f"MONTHLY PAYMENT {money(group['monthly_cents'])}" in flowing
+    assert "Loan 1 $1,500.00 · 3.50% · 24 mo." in flowing
+
+
+def test_long_loans_are_scheduled_by_year(app: Flask) -> None:
+    group = loan_group(500, 120, [2_000_000])
+    assert group["yearly"] and len(group["rows"]) == 10
+    assert sum(r["interest_cents"] for r in group["rows"]) == group["interest_cents"]
+    assert sum(r["principal_cents"] for r in group["rows"]) == 2_000_000
+    loans = {"count": 1, "cents": 2_000_000, "groups": [group]}
+    context = term_context(finance=finance(loans=loans))
+    pages, text = text_of(render_document("pdf/term_sheet.html", context))
+    assert pages <= 4 and "by year of 12 monthly payments" in text.lower()
+    assert f"Total over 120 months payments {money(group['repaid_cents'])}" in " ".join(
+        text.split()
+    )
+
+
+def test_tranches_split_the_amount_exactly() -> None:
+    assert [t["cents"] for t in tranches(1_250_001)] == [625_001, 625_000]
+
+
+def test_term_sheet_without_lead_loans_or_shares(app: Flask) -> None:
     context = term_context()
     context["project"] = context["project"] | {"lead": None}
     context["sources"] = [{"label": "Member pool", "kind": "pool", "cents": 100, "conditions": ""}]
+    context["finance"] = finance(
+        donations={"count": 1, "cents": 100},
+        shares={"count": 0, "shares": 0, "price_cents": 0, "subscribed_cents": 0, "cents": 0},
+        loans={"count": 0, "cents": 0, "groups": []},
+        grants=[],
+    )
     context["funded_cents"] = 100
-    _, text = text_of(render_document("pdf/term_sheet.html", context))
-    assert "the project team" in text and "Project lead" not in text
+    pages, text = text_of(render_document("pdf/term_sheet.html", context))
+    assert pages <= 3
+    assert "represented by the project team" in text and "For the project team" in text
+    assert "Project lead, for the recipient" not in text
     assert "towards a total cost of $12,500.00" in text
+    assert "Member shares" not in text and "loans are unsecured" not in text
+
+
+def test_flow_chart_labels_every_node_and_escapes_them() -> None:
+    svg = charts.flow_chart(
+        [charts.Node("a", "Gifts <&> more", 300, "$3.00")],
+        [charts.Node("p", "Ramp & rails", 200, "$2.00"), charts.Node("u", "Left", 100, "$1.00")],
+        [charts.Flow("a", "p", 200), charts.Flow("a", "u", 100), charts.Flow("a", "zz", 5)],
+        title="Flow",
+    )
+    assert "Gifts &lt;&amp;&gt; more" in svg and "Ramp &amp; rails" in svg
+    assert "$3.00" in svg and "$2.00" in svg and "$1.00" in svg
+    assert svg.count("<path") == 2  # the flow to an unknown node is dropped
+
+
+def test_bar_charts_show_their_figures() -> None:
+    svg = charts.bar_chart([charts.Bar("North", 0.5, "50% (5 of 10)")], title="Blocks")
+    assert "50% (5 of 10)" in svg and "North" in svg
+    paired = charts.paired_bar_chart(
+        [("Youth", charts.Bar("p", 0.2, "20% of points"), charts.Bar("m", 0.0, "0% of money"))],
+        title="Areas",
+    )
+    assert "20% of points" in paired and "0% of money" in paired
 
 
 def test_empty_round_still_renders(app: Flask) -> None:
