@@ -17,6 +17,8 @@ from commonpot.models import FundingRound
 from .ledger import Account, LedgerEntry, LedgerLine
 from .models import Grant, Pledge, PledgeShare, PledgeState
 
+PAID_STATES = (PledgeState.COLLECTED, PledgeState.ALLOCATED, PledgeState.DISBURSED)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -146,6 +148,14 @@ def _check_round(round_id: int) -> list[Problem]:
                 "allocations follow the approved plan",
                 f"pledge {pledge_id} allocated {allocated} cents, its share is "
                 f"{shares.get(pledge_id, 0)}",
+            )
+        # FIX: the other direction was not checked: a paid pledge whose share never reached
+        # its project (what the collect-during-approval race left behind) looked fine.
+        elif collected and pledge.state in PAID_STATES and allocated < shares.get(pledge_id, 0):
+            broken(
+                "allocations follow the approved plan",
+                f"pledge {pledge_id} is paid but allocated {allocated} cents of its share "
+                f"of {shares[pledge_id]}",
             )
     for project_id, (collected, accounted) in sorted(by_project.items(), key=lambda kv: kv[0] or 0):
         if collected != accounted:

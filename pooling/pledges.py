@@ -95,6 +95,9 @@ def live_total(funding_round: FundingRound, user: User, *, excluding: int | None
         Pledge.round_id == funding_round.id,
         Pledge.user_id == user.id,
         Pledge.state.in_(LIVE_STATES),
+        # FIX: a paid pledge the resident cancelled (refund requested) no longer counts,
+        # like a cancelled unpaid one; it used to keep its room under the cap.
+        Pledge.refund_requested.is_(False),
     )
     if excluding is not None:
         query = query.where(Pledge.id != excluding)
@@ -107,6 +110,7 @@ def project_pledged(project: Project, *, excluding: int | None = None) -> int:
         Pledge.project_id == project.id,
         Pledge.target == TargetKind.PROJECT,
         Pledge.state.in_(LIVE_STATES),
+        Pledge.refund_requested.is_(False),  # FIX: as in live_total
     )
     if excluding is not None:
         query = query.where(Pledge.id != excluding)
@@ -332,9 +336,28 @@ def post_for(pledge: Pledge, kind: str, lines, *, actor: User | None, memo: str 
     )
 
 
+def _locked(pledge: Pledge) -> Pledge:
+    """Re-read the pledge under a row lock, as `treasury.lock` does for payments.
+
+    FIX (found by tests/integration/test_pledge_concurrency.py): confirm and cancel read
+    the pledge's state without a lock, so on PostgreSQL two confirmations at once (a double
+    click, two tabs) both saw "pledged" and promised the money twice, and a cancel racing
+    an organizer's collect left a cancelled pledge whose payment was in the pot.
+    """
+    locked = db.session.scalar(
+        select(Pledge)
+        .where(Pledge.id == pledge.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert locked is not None
+    return locked
+
+
 def confirm_pledge(pledge: Pledge, user: User) -> Pledge:
     """The resident confirms the terms; from now on the pledge counts."""
     _own(pledge, user)
+    pledge = _locked(pledge)  # FIX: see _locked
     if pledge.state == PledgeState.CONFIRMED:
         return pledge  # confirming twice is confirming once
     if pledge.state != PledgeState.PLEDGED:
@@ -375,6 +398,7 @@ def can_cancel(pledge: Pledge) -> bool:
 def cancel_pledge(pledge: Pledge, user: User) -> Pledge:
     """Withdraw a pledge in time; collected money is marked for an organizer to refund."""
     _own(pledge, user)
+    pledge = _locked(pledge)  # FIX: see _locked
     if pledge.state == PledgeState.CANCELLED or pledge.refund_requested:
         return pledge
     if not can_cancel(pledge):

@@ -79,11 +79,18 @@ def collect_pledge(pledge: Pledge, *, method: PaymentMethod, reference: str, act
     funding_round = pledge.round
     _organizer(funding_round, actor)
     pledge = lock(pledge)
+    # FIX (tests/integration/test_pledge_concurrency.py): read the round's status after the
+    # pledge's lock, not before it. A payment recorded while the last board signature
+    # settled the round waited for that lock, then still saw the round "allocated", so the
+    # paid pledge stayed collected and its share never reached the project.
+    status = db.session.scalar(
+        select(FundingRound.status).where(FundingRound.id == funding_round.id)
+    )
     if pledge.state != PledgeState.CONFIRMED:
         raise IllegalTransition(f"A {pledge.state.value} pledge cannot be collected.")
     if pledge.awaiting_reconfirmation:
         raise IllegalTransition("This pledge waits for the resident to reconfirm it.")
-    if funding_round.status in SETTLED_STATUSES:
+    if status in SETTLED_STATUSES:
         cents = pledge.called_cents or 0
         if cents == 0:
             raise IllegalTransition("The allocation did not call this pledge in.")
@@ -110,7 +117,7 @@ def collect_pledge(pledge: Pledge, *, method: PaymentMethod, reference: str, act
     pledge.payment_method = method
     pledge.payment_reference = reference.strip()[:120]
     pledge.collected_at = pledge.updated_at = utcnow()
-    if funding_round.status in SETTLED_STATUSES:
+    if status in SETTLED_STATUSES:  # FIX: the status read under the lock, above
         _allocate(pledge, shares_of(pledge), actor)
     db.session.flush()
     record(
