@@ -13,6 +13,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from jinja2 import pass_context
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from .errors import DomainError, ValidationFailed
 from .extensions import db
@@ -58,21 +59,37 @@ def requires(*allowed: Role) -> Callable:
     return decorator
 
 
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+ATTEMPTS = 3
+
+
 def attempt(form, service: Callable, *args: Any, **kwargs: Any):
     """Run a service; on a domain error undo its work and show the message on the form.
 
+    PostgreSQL may end one of two transactions that wait on each other's locks (say, the
+    audit chain's and a pledge's); that transaction is rolled back and the service run
+    again, so the person sees their request succeed instead of an error page.
     Returns the service's result, or None when it was refused.
     """
-    try:
-        return service(*args, **kwargs)
-    except ValidationFailed as error:
-        db.session.rollback()
-        g.rolled_back = True
-        error.apply_to(form)
-    except DomainError as error:
-        db.session.rollback()
-        g.rolled_back = True
-        form.form_errors.append(str(error))
+    for turn in range(1, ATTEMPTS + 1):
+        try:
+            return service(*args, **kwargs)
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+                raise
+            db.session.rollback()
+            if turn == ATTEMPTS:
+                raise
+        except ValidationFailed as error:
+            db.session.rollback()
+            g.rolled_back = True
+            error.apply_to(form)
+            return None
+        except DomainError as error:
+            db.session.rollback()
+            g.rolled_back = True
+            form.form_errors.append(str(error))
+            return None
     return None
 
 
