@@ -524,6 +524,7 @@ def progress(funding_round: FundingRound) -> dict[int, dict[str, int]]:
             Pledge.round_id == funding_round.id,
             Pledge.target == TargetKind.PROJECT,
             Pledge.state.in_(LIVE_STATES),
+            Pledge.refund_requested.is_(False),
         )
         .group_by(Pledge.project_id, Pledge.state)
     )

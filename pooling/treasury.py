@@ -204,6 +204,10 @@ def _settle_counting(
         return
     # Confirmed, not yet paid.
     called = used if pledge.condition == Condition.ALL_OR_NOTHING else pledge.amount_cents
+    if pledge.shares and 0 < called < pledge.amount_cents:
+        # Shares are bought whole: call in whole shares; the few cents over stay in the pot.
+        price = pledge.amount_cents // pledge.shares
+        called = min(pledge.amount_cents, -(-called // price) * price)
     if called < pledge.amount_cents:
         post_for(
             pledge,
@@ -297,8 +301,11 @@ def refund_pledge(pledge: Pledge, *, method: PaymentMethod, reference: str, acto
     pledge = lock(pledge)
     if pledge.state != PledgeState.COLLECTED:
         raise IllegalTransition(f"A {pledge.state.value} pledge cannot be refunded.")
-    if not pledge.refund_requested and funding_round.status not in SETTLED_STATUSES:
-        raise IllegalTransition("Only a cancelled pledge is refunded before approval.")
+    if not pledge.refund_requested:
+        raise IllegalTransition(
+            "Only a pledge its resident cancelled, or one that did not count, is refunded; "
+            "keep-it-all money the allocation did not use stays in the common pot."
+        )
     cents = ledger.balance(pledge.round_id, Account.POOL, pledge_id=pledge.id)
     lines = ledger.transfer(
         Account.REFUNDS, Account.POOL, cents, pledge_id=pledge.id, project_id=pledge.project_id

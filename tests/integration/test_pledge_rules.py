@@ -818,7 +818,7 @@ def test_cancelling_a_paid_pledge_asks_for_a_refund(app):
         method=CASH,
         reference="x",
         actor=organizer,
-        match="Only a cancelled pledge is refunded before approval",
+        match="Only a pledge its resident cancelled",
     )
     cancel_pledge(paid, r1)
     db.session.commit()
@@ -1397,3 +1397,75 @@ def test_pledge_allocations_properties(data):
             paid = sum(out.get(pledge.id, {}).values())
             assert paid == expected[pledge.id] <= pledge.amount_cents
     assert set(out) <= {p.id for members in groups.values() for p in members}
+
+
+def test_all_or_nothing_shares_are_called_in_whole(app):
+    """Shares at $50. Garden ($300) is funded only from its earmarks: Alice's 8 shares
+    ($400, all or nothing) and Bob's 1 share ($50, keep it all). Pro rata, Alice pays
+    30,000 x 400/450 = 26,666.67 cents -> 26,667 (largest remainder), Bob 3,333. Alice is
+    called in for whole shares: 6 shares = $300; the $33.33 over her share stays in the
+    pot, unallocated, and the other 2 shares are released."""
+    r, people = _round(
+        accepts_shares=True,
+        share_price_cents=5_000,
+        accepts_donations=True,
+        resident_cap_cents=None,
+    )
+    garden = r.projects[0]
+    alice, bob = people["residents"][:2]
+    _vote(r, people, garden)
+    shares = make_pledge(
+        r,
+        alice,
+        instrument=Instrument.SHARES,
+        shares=8,
+        target=TargetKind.PROJECT,
+        project_ids=[garden.id],
+        condition=Condition.ALL_OR_NOTHING,
+    )
+    confirm_pledge(shares, alice)
+    one = make_pledge(
+        r,
+        bob,
+        instrument=Instrument.SHARES,
+        shares=1,
+        target=TargetKind.PROJECT,
+        project_ids=[garden.id],
+    )
+    confirm_pledge(one, bob)
+    db.session.commit()
+    _close_and_allocate(r, people)
+    _approve(r, people)
+    assert _shares(shares) == {garden.id: 26_667}
+    assert shares.called_cents == 30_000  # 6 whole shares, not $266.67
+    collect_pledge(shares, method=CASH, reference="S-1", actor=people["organizer"][0])
+    db.session.commit()
+    assert ledger.balance(r.id, Account.POOL, pledge_id=shares.id) == 30_000 - 26_667
+    assert ledger.balance(r.id, Account.PROJECT, pledge_id=shares.id) == 26_667
+    _ok()
+
+
+def test_unused_keep_it_all_money_stays_in_the_pot(app):
+    """Keep-it-all money the allocation did not use is not refunded: it stays in the pot."""
+    r, people = _round()
+    garden, _, safety = r.projects
+    _vote(r, people, garden)
+    kept = _pledge(
+        r, people["residents"][0], 10_000, target=TargetKind.PROJECT, project_ids=[safety.id]
+    )
+    organizer = people["organizer"][0]
+    collect_pledge(kept, method=CASH, reference="K", actor=organizer)
+    db.session.commit()
+    _close_and_allocate(r, people)
+    _approve(r, people)
+    assert kept.state == PledgeState.COLLECTED
+    _refused(
+        IllegalTransition,
+        refund_pledge,
+        kept,
+        method=CASH,
+        reference="no",
+        actor=organizer,
+        match="stays in the common pot",
+    )
+    assert ledger.balance(r.id, Account.POOL, pledge_id=kept.id) == 10_000
