@@ -182,12 +182,23 @@ def settle(funding_round: FundingRound, run: AllocationRun, *, actor: User | Non
     return summary
 
 
+def _audit(pledge: Pledge, action: str, actor: User | None, **data) -> None:
+    record(
+        action,
+        f"pledge:{pledge.id}",
+        community_id=pledge.round.community_id,
+        actor_id=actor.id if actor else None,
+        **data,
+    )
+
+
 def _settle_counting(
     pledge: Pledge, shares: list[PledgeShare], used: int, actor: User | None, summary: dict
 ) -> None:
     r = pledge.round
     if pledge.state == PledgeState.COLLECTED:
         summary["allocated"] += _allocate(pledge, shares, actor)
+        _audit(pledge, "pledge.allocated" if used else "pledge.unallocated", actor, cents=used)
         notify(
             pledge.user,
             r,
@@ -227,6 +238,7 @@ def _settle_counting(
     if called == 0:
         pledge.state, pledge.closed_at = PledgeState.RELEASED, utcnow()
         summary["released"] += 1
+        _audit(pledge, "pledge.released", actor, cents=pledge.amount_cents)
         notify(
             pledge.user,
             r,
@@ -237,6 +249,7 @@ def _settle_counting(
         )
         return
     summary["called"] += 1
+    _audit(pledge, "pledge.called", actor, cents=called)
     notify(
         pledge.user,
         r,
@@ -273,6 +286,7 @@ def _settle_other(pledge: Pledge, actor: User | None, summary: dict) -> None:
         pledge.state, pledge.closed_at = PledgeState.RELEASED, utcnow()
         pledge.called_cents = 0
         summary["released"] += 1
+        _audit(pledge, "pledge.released", actor, cents=pledge.amount_cents, counted=False)
         notify(
             pledge.user,
             r,
@@ -284,6 +298,7 @@ def _settle_other(pledge: Pledge, actor: User | None, summary: dict) -> None:
     elif pledge.state == PledgeState.COLLECTED:
         pledge.refund_requested = True  # paid, but the resident did not stand behind it
         summary["refund_due"] += 1
+        _audit(pledge, "pledge.refund_due", actor, cents=pledge.amount_cents)
         notify(
             pledge.user,
             r,
