@@ -1,20 +1,20 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import RadioField, SelectField, StringField, SubmitField
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from commonpot.forms import MoneyField, choices
 
 from .allocation import RULES
-from .pledges import MAX_PLEDGE_CENTS
-
-
-class PledgeForm(FlaskForm):
-    amount = MoneyField(
-        "Amount", validators=[InputRequired()], minimum=100, maximum=MAX_PLEDGE_CENTS
-    )
-    target = SelectField("Towards", coerce=int)
-    submit = SubmitField("Pledge")
 
 
 class GrantForm(FlaskForm):
@@ -25,6 +25,16 @@ class GrantForm(FlaskForm):
     cap = MoneyField(
         "At most per project (optional)", validators=[Optional()], maximum=10_000_000_000
     )
+    projects = SelectMultipleField(
+        "Only these projects (optional)",
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    match_percent = IntegerField(
+        "Matching ratio, percent of residents' money (optional)", validators=[Optional()]
+    )
+    expires_on = DateField("Usable until (optional)", validators=[Optional()])
     submit = SubmitField("Add grant")
 
 

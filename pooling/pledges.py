@@ -4,6 +4,7 @@ round's terms and limits. What happens to the money afterwards is in `treasury`.
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -191,6 +192,19 @@ def make_pledge(
         if redirected:  # the resident's open pot pledge, if any, is the one to change
             project_ids, condition = [], Condition.KEEP_IT_ALL
             existing = _find_open(funding_round, user, instrument, key)
+            if existing is not None and existing.state != PledgeState.PLEDGED:
+                raise ValidationFailed(
+                    [
+                        (
+                            "projects",
+                            "That project has reached its maximum, so this pledge would go to "
+                            "the common pot — where you already have a confirmed "
+                            f"{instrument.value} pledge of "
+                            f"{money(funding_round, existing.amount_cents)}. Choose another "
+                            "project, or cancel that pledge first.",
+                        )
+                    ]
+                )
     if (
         existing is not None
         and existing.amount_cents == amount_cents
@@ -384,14 +398,16 @@ def cancel_deadline(funding_round: FundingRound):
 
 
 def can_cancel(pledge: Pledge) -> bool:
+    """Unconfirmed pledges may be withdrawn while the round is open; others until 48 hours
+    before its scheduled close."""
+    if pledge.round.status != RoundStatus.OPEN:
+        return False
+    if pledge.state == PledgeState.PLEDGED:
+        return True
     deadline = cancel_deadline(pledge.round)
-    return (
-        pledge.round.status == RoundStatus.OPEN
-        and (deadline is None or utcnow() < deadline)
-        and (
-            pledge.state in OPEN_STATES
-            or (pledge.state == PledgeState.COLLECTED and not pledge.refund_requested)
-        )
+    return (deadline is None or utcnow() < deadline) and (
+        pledge.state in OPEN_STATES
+        or (pledge.state == PledgeState.COLLECTED and not pledge.refund_requested)
     )
 
 
@@ -405,9 +421,12 @@ def cancel_pledge(pledge: Pledge, user: User) -> Pledge:
         deadline = cancel_deadline(pledge.round)
         if pledge.state not in (*OPEN_STATES, PledgeState.COLLECTED):
             raise IllegalTransition(f"A {pledge.state.value} pledge cannot be cancelled.")
+        local = ""
+        if deadline is not None:
+            zone = ZoneInfo(pledge.round.community.timezone)
+            local = f" ({deadline.astimezone(zone):%Y-%m-%d %H:%M} {zone.key})"
         raise IllegalTransition(
-            "Pledges can be cancelled until 48 hours before the round closes"
-            + (f" ({deadline:%Y-%m-%d %H:%M} UTC)." if deadline else ".")
+            f"Pledges can be cancelled until 48 hours before the round closes{local}."
         )
     if pledge.state == PledgeState.COLLECTED:
         pledge.refund_requested = True
@@ -519,20 +538,27 @@ def progress(funding_round: FundingRound) -> dict[int, dict[str, int]]:
     """Per project: pledged, confirmed and collected cents from pledges to it alone."""
     out = {p.id: {"pledged": 0, "confirmed": 0, "collected": 0} for p in funding_round.projects}
     rows = db.session.execute(
-        select(Pledge.project_id, Pledge.state, func.sum(Pledge.amount_cents))
+        select(
+            Pledge.project_id,
+            Pledge.state,
+            Pledge.awaiting_reconfirmation,
+            func.sum(Pledge.amount_cents),
+        )
         .where(
             Pledge.round_id == funding_round.id,
             Pledge.target == TargetKind.PROJECT,
             Pledge.state.in_(LIVE_STATES),
             Pledge.refund_requested.is_(False),
         )
-        .group_by(Pledge.project_id, Pledge.state)
+        .group_by(Pledge.project_id, Pledge.state, Pledge.awaiting_reconfirmation)
     )
-    for project_id, state, cents in rows:
+    for project_id, state, waiting, cents in rows:
         row = out.get(project_id)
         if row is None:
             continue
         row["pledged"] += int(cents)
+        if waiting:  # shown as pledged only until its resident reconfirms
+            continue
         if state != PledgeState.PLEDGED:
             row["confirmed"] += int(cents)
         if state not in (PledgeState.PLEDGED, PledgeState.CONFIRMED):
@@ -558,12 +584,12 @@ def pledge_hours(
         if offer is not None:
             db.session.delete(offer)
             db.session.flush()
-        record(
-            "hours.withdrawn",
-            f"project:{project.id}",
-            community_id=funding_round.community_id,
-            actor_id=user.id,
-        )
+            record(
+                "hours.withdrawn",
+                f"project:{project.id}",
+                community_id=funding_round.community_id,
+                actor_id=user.id,
+            )
         return None
     if offer is None:
         offer = HoursPledge(round_id=funding_round.id, user_id=user.id, project_id=project.id)

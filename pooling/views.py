@@ -7,63 +7,14 @@ from commonpot.extensions import db
 from commonpot.forms import choices
 from commonpot.models import Community, Role, RoundStatus
 from commonpot.web import attempt, requires, round_or_404
-from surveys.services import response_of
 
 from . import allocation, issuing, pledges
-from .forms import ActionForm, AllocateForm, GrantForm, PledgeForm, VerifyForm
+from .forms import ActionForm, AllocateForm, GrantForm, VerifyForm
+from .grants import add_grant, grant_restriction, grants_of
 from .models import Document
 from .verification import NotAPdf
 
 bp = Blueprint("pooling", __name__)
-
-
-@bp.route("/c/<slug>/rounds/<int:round_id>/pledge", methods=["GET", "POST"])
-@requires(Role.RESIDENT)
-def pledge(community: Community, round_id: int):
-    funding_round = round_or_404(community, round_id)
-    if funding_round.status != RoundStatus.OPEN:
-        flash("Pledges are taken while the round is open.", "info")
-        return redirect(url_for("pooling.mine", slug=community.slug, round_id=round_id))
-    existing = pledges.pledge_of(funding_round, current_user)
-    form = PledgeForm(obj=None)
-    form.target.choices = choices(
-        [(0, "The common pot (the allocation decides)")]
-        + [(p.id, p.title) for p in sorted(funding_round.projects, key=lambda p: p.title)]
-    )
-    if not form.is_submitted() and existing:
-        form.amount.data = existing.amount_cents
-        form.target.data = existing.project_id or 0
-    if form.validate_on_submit():
-        made = attempt(
-            form,
-            pledges.make_pledge,
-            funding_round,
-            current_user,
-            amount_cents=form.amount.data,
-            project_id=form.target.data or None,
-        )
-        if made:
-            flash(
-                f"Thank you! Your pledge is recorded. Receipt code {made.receipt_code}.", "success"
-            )
-            return redirect(url_for("pooling.mine", slug=community.slug, round_id=round_id))
-    status = 422 if form.errors or form.form_errors else 200
-    return render_template(
-        "pooling/pledge.html", round=funding_round, form=form, existing=existing
-    ), status
-
-
-@bp.get("/c/<slug>/rounds/<int:round_id>/mine")
-@requires(Role.RESIDENT)
-def mine(community: Community, round_id: int):
-    """The resident's receipt: their own answers and pledge, nobody else's."""
-    funding_round = round_or_404(community, round_id)
-    return render_template(
-        "pooling/mine.html",
-        round=funding_round,
-        response=response_of(funding_round, current_user),
-        pledge=pledges.pledge_of(funding_round, current_user),
-    )
 
 
 @bp.route("/c/<slug>/rounds/<int:round_id>/grants", methods=["GET", "POST"])
@@ -74,16 +25,22 @@ def grants(community: Community, round_id: int):
     form.priority_area_id.choices = choices(
         [(0, "Any priority area")] + [(a.id, a.name) for a in funding_round.priority_areas]
     )
+    form.projects.choices = choices(
+        (p.id, p.title) for p in sorted(funding_round.projects, key=lambda p: p.title.lower())
+    )
     if form.validate_on_submit():
         grant = attempt(
             form,
-            pledges.add_grant,
+            add_grant,
             funding_round,
             name=form.name.data,
             funder=form.funder.data or "",
             amount_cents=form.amount.data,
             priority_area_id=form.priority_area_id.data or None,
             cap_per_project_cents=form.cap.data,
+            project_ids=form.projects.data or None,
+            match_percent=form.match_percent.data,
+            expires_on=form.expires_on.data,
             actor=current_user,
         )
         if grant:
@@ -95,11 +52,11 @@ def grants(community: Community, round_id: int):
         "pooling/grants.html",
         round=funding_round,
         form=form,
-        grants=pledges.grants_of(funding_round),
+        grants=grants_of(funding_round),
         pool=pool,
         earmarked=sum(earmarked.values()),
         pledgers=pledgers,
-        restriction=allocation.grant_restriction,
+        restriction=grant_restriction,
     ), status
 
 
@@ -223,3 +180,7 @@ def verify():
         except NotAPdf:
             form.pdf.errors = ["This file is not a PDF."]
     return render_template("pooling/verify.html", form=form, verdict=verdict, issued=issued)
+
+
+from . import pledge_views  # noqa: E402, F401
+from . import treasury_views as _treasury_views  # noqa: E402, F401

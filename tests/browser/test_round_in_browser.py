@@ -46,11 +46,16 @@ def test_round_in_the_browser(app, live_server, new_page, tmp_path):
     page.get_by_label("Garden").check()
     page.get_by_label("Tutoring").check()
     page.get_by_role("button", name="Save my answers").click()
-    page.get_by_label("Amount").fill("4,000")
-    page.get_by_label("Towards").select_option(label="Tutoring")
-    page.get_by_role("button", name="Pledge").click()
+    page.get_by_label("Amount", exact=True).fill("4,000")
+    page.get_by_label("One project").check()
+    page.get_by_label("Which project", exact=True).select_option(label="Tutoring ($4,000.00)")
+    page.get_by_role("button", name="Review my pledge").click()
+    review = page.locator("main").inner_text()
+    assert "Review and confirm your pledge" in review and "Only “Tutoring”." in review
+    page.get_by_role("button", name="Confirm my pledge of $4,000.00").click()
     receipt = page.locator("main")
     assert "$4,000.00" in receipt.inner_text() and "Tutoring" in receipt.inner_text()
+    assert "Counts towards the round." in receipt.inner_text()
     assert "Education" in page.locator(".receipt ol").inner_text().split("\n")[0]
     db.session.commit()  # end the test's snapshot: see what the server wrote
     code = db.session.scalar(select(Response.receipt_code))

@@ -139,13 +139,16 @@ def test_round_end_to_end(app, make_client, tmp_path):
         assert r.status_code == 302 and r.headers["Location"].endswith("/pledge")
         if index in PLEDGES:
             amount, target = PLEDGES[index]
-            project = ids[target] if target else 0
-            r = browser.post(
-                f"/c/{slug}/rounds/{round_id}/pledge", {"amount": amount, "target": project}
-            )
-            assert r.status_code == 302
+            where = {"target": "project", "project": ids[target]} if target else {"target": "pot"}
+            r = browser.post(f"/c/{slug}/rounds/{round_id}/pledge", {"amount": amount, **where})
+            assert r.status_code == 302 and "/pledges/" in r.headers["Location"]
+            review = browser.get(r.headers["Location"]).get_data(as_text=True)
+            assert "Review and confirm your pledge" in review
+            r = browser.post(r.headers["Location"] + "/confirm")  # only confirmed pledges count
+            assert r.status_code == 302 and r.headers["Location"].endswith("/mine")
             receipt = browser.get(f"/c/{slug}/rounds/{round_id}/mine").get_data(as_text=True)
             assert "Receipt code" in receipt and amount.split(".")[0] in receipt
+            assert "Confirmed" in receipt
         if index == 0:
             # Coming back changes the answer; it never makes a second one.
             r = browser.post(f"/c/{slug}/rounds/{round_id}/survey", answer)

@@ -94,7 +94,7 @@ def test_closed_round_takes_no_answers_or_pledges(app, client):
     client.login("r1@eastside.test", factories.PASSWORD)
     response = client.post(f"/c/eastside/rounds/{r.id}/survey", ballot(r))
     assert response.status_code == 302
-    response = client.post(f"/c/eastside/rounds/{r.id}/pledge", {"amount": "10", "target": 0})
+    response = client.post(f"/c/eastside/rounds/{r.id}/pledge", {"amount": "10", "target": "pot"})
     assert response.status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Response)) == 0
     assert db.session.scalar(select(func.count()).select_from(Pledge)) == 0
@@ -107,20 +107,30 @@ def test_bad_pledge_amounts_get_clear_messages(app, client):
     for amount, message in [
         ("abc", "Enter an amount like 25 or 25.50."),
         ("10.005", "Amounts have at most two decimals (cents)."),
-        ("0.50", "The amount must be at least $1.00."),
-        ("1e9", "The amount must be at most $100,000.00."),
-        ("", "This field is required."),
+        ("0.50", "The smallest pledge is $1.00."),
+        ("1e9", "One pledge can hold at most $100,000.00."),
+        ("", "Enter the amount you pledge, like 25 or 25.50."),
     ]:
-        response = client.post(url, {"amount": amount, "target": 0})
+        response = client.post(url, {"amount": amount, "target": "pot"})
         assert response.status_code == 422, amount
         assert message in response.get_data(as_text=True), amount
-    assert client.post(url, {"amount": "12.5", "target": 0}).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Pledge)) == 0
+    response = client.post(url, {"amount": "12.5", "target": "pot"})
+    assert response.status_code == 302 and "/pledges/" in response.headers["Location"]
     assert db.session.scalar(select(Pledge.amount_cents)) == 1250
-    # Changing the pledge keeps the one pledge and its receipt.
-    assert client.post(url, {"amount": "40", "target": r.projects[0].id}).status_code == 302
+    # A new amount for the same target changes the unconfirmed pledge and keeps its receipt.
+    code = db.session.scalar(select(Pledge.receipt_code))
+    assert client.post(url, {"amount": "40", "target": "pot"}).status_code == 302
     pledge = db.session.scalars(select(Pledge)).one()
     db.session.refresh(pledge)
-    assert (pledge.amount_cents, pledge.project_id) == (4000, r.projects[0].id)
+    assert (pledge.amount_cents, pledge.receipt_code) == (4000, code)
+    # Another target is another pledge.
+    project = r.projects[0].id
+    assert (
+        client.post(url, {"amount": "40", "target": "project", "project": project}).status_code
+        == 302
+    )
+    assert db.session.scalar(select(func.count()).select_from(Pledge)) == 2
 
 
 def test_answers_are_private_and_tallies_hidden_while_open(app, make_client):
@@ -128,7 +138,9 @@ def test_answers_are_private_and_tallies_hidden_while_open(app, make_client):
     alice, bob, organizer = make_client(), make_client(), make_client()
     alice.login("r1@eastside.test", factories.PASSWORD)
     alice.post(f"/c/eastside/rounds/{r.id}/survey", ballot(r, approve=(2,)))
-    alice.post(f"/c/eastside/rounds/{r.id}/pledge", {"amount": "77", "target": 0})
+    made = alice.post(f"/c/eastside/rounds/{r.id}/pledge", {"amount": "77", "target": "pot"})
+    alice.post(made.headers["Location"] + "/confirm")
+    assert "$77.00" in alice.get(f"/c/eastside/rounds/{r.id}/mine").get_data(as_text=True)
     bob.login("r2@eastside.test", factories.PASSWORD)
     page = bob.get(f"/c/eastside/rounds/{r.id}/mine").get_data(as_text=True)
     assert "$77.00" not in page and "You have not answered" in page
