@@ -1,0 +1,746 @@
+"""Reading a round's books for the treasurer's pages, the CSV exports and the statements.
+
+Read-only: every figure is a sum of ledger lines (balances are never stored). A page and
+its CSV export call the same function here, so they cannot disagree. "Money held" is what
+the cooperative holds for the round: the common pot plus the money allocated to projects
+and not yet paid out (collected, not yet disbursed or refunded; grant money counts once
+the approved allocation moves it into a project).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from commonpot.extensions import db
+from commonpot.models import FundingRound, Membership, Project, RoundStatus, User
+
+from .allocation import chosen_run
+from .grants import grants_of
+from .ledger import Account, LedgerEntry, LedgerLine, balances_by
+from .models import (
+    Condition,
+    Grant,
+    Instrument,
+    Pledge,
+    PledgeState,
+    PledgeTarget,
+    TargetKind,
+)
+from .treasury import SETTLED_STATUSES
+
+HELD_ACCOUNTS = (Account.POOL, Account.PROJECT)
+MEMO_ACCOUNTS = (Account.PROMISED, Account.PROMISORS)
+
+KIND_LABELS = {
+    "confirm": "Promise confirmed",
+    "cancel": "Promise cancelled",
+    "release": "Promise released",
+    "collect": "Payment received",
+    "allocate": "Allocated to projects",
+    "refund": "Refunded",
+    "disburse": "Paid out to a project",
+    "grant_commit": "Grant committed",
+    "grant_settle": "Grant settled",
+}
+ACCOUNT_LABELS = {
+    Account.PROMISED: "promised",
+    Account.PROMISORS: "promisors",
+    Account.RESIDENTS: "residents",
+    Account.POOL: "common pot",
+    Account.PROJECT: "project",
+    Account.DISBURSED: "paid out",
+    Account.REFUNDS: "refunds",
+    Account.FUNDERS: "funders",
+    Account.GRANTS: "grants",
+}
+STATE_LABELS = {
+    PledgeState.PLEDGED: "not confirmed",
+    PledgeState.CONFIRMED: "confirmed",
+    PledgeState.COLLECTED: "paid",
+    PledgeState.ALLOCATED: "allocated",
+    PledgeState.DISBURSED: "paid out",
+    PledgeState.CANCELLED: "cancelled",
+    PledgeState.RELEASED: "released",
+    PledgeState.REFUNDED: "refunded",
+}
+# Pseudo-states for the treasurer's filter: what is waiting for them.
+TO_COLLECT, TO_REFUND = "to_collect", "to_refund"
+
+
+def units(cents: int) -> str:
+    """Cents as a decimal string in the currency's units: 1250 -> '12.50', -5 -> '-0.05'."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(int(cents)), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+def utc_iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def safe_cell(value: object) -> object:
+    """Text a spreadsheet could take for a formula (= + - @, tab, CR) starts with an apostrophe."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
+
+
+# -- balances ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrantBalance:
+    grant: Grant
+    unused: int  # committed by the funder, not (yet) moved to a project
+    allocated: int  # in projects, not paid out
+    disbursed: int  # paid out to projects
+    released: int  # given back to the funder at approval
+
+    @property
+    def used(self) -> int:
+        return self.allocated + self.disbursed
+
+
+@dataclass(frozen=True)
+class ProjectMoney:
+    project: Project
+    funded: bool  # by the chosen allocation run
+    allocated: int  # allocated, not yet paid out
+    disbursed: int
+    planned: int  # what the approved plan gives it from every source
+
+    @property
+    def can_disburse(self) -> bool:
+        return self.allocated > 0
+
+    @property
+    def to_come(self) -> int:
+        """Planned money not in the project yet: pledges still to be paid."""
+        return max(self.planned - self.allocated - self.disbursed, 0)
+
+
+@dataclass(frozen=True)
+class Balances:
+    collected: int  # paid by residents, ever
+    pot: int  # collected, not allocated: the common pot
+    promised: int  # confirmed promises not yet paid
+    allocated: int  # allocated to projects, not paid out (residents' and grants' money)
+    disbursed: int
+    refunds: int
+    grants: list[GrantBalance]
+    projects: list[ProjectMoney]
+    can_disburse: bool  # the round is approved: projects may be paid
+
+    @property
+    def held(self) -> int:
+        return self.pot + self.allocated
+
+
+def balances(funding_round: FundingRound) -> Balances:
+    totals: dict[Account, int] = defaultdict(int)
+    per_project: dict[tuple[int | None, Account], int] = balances_by(funding_round.id, "project_id")
+    for (_, account), cents in per_project.items():
+        totals[account] += cents
+    by_grant: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for grant_id, account, cents in db.session.execute(
+        select(LedgerLine.grant_id, LedgerLine.account, LedgerLine.cents).where(
+            LedgerLine.round_id == funding_round.id, LedgerLine.grant_id.is_not(None)
+        )
+    ):
+        bal = by_grant[grant_id]
+        bal[account.value] += cents
+        if account == Account.FUNDERS and cents > 0:
+            bal["released"] += cents
+    grants = [
+        GrantBalance(
+            grant=g,
+            unused=by_grant[g.id][Account.GRANTS.value],
+            allocated=by_grant[g.id][Account.PROJECT.value],
+            disbursed=by_grant[g.id][Account.DISBURSED.value],
+            released=by_grant[g.id]["released"],
+        )
+        for g in grants_of(funding_round)
+    ]
+    run = chosen_run(funding_round)
+    funded = {o.project_id for o in run.outcomes if o.funded} if run else set()
+    planned: dict[int, int] = defaultdict(int)
+    for line in run.lines if run else ():
+        planned[line.project_id] += line.cents
+    settled = funding_round.status in SETTLED_STATUSES
+    projects = [
+        ProjectMoney(
+            project=p,
+            funded=p.id in funded,
+            allocated=per_project.get((p.id, Account.PROJECT), 0),
+            disbursed=per_project.get((p.id, Account.DISBURSED), 0),
+            planned=planned[p.id] if settled and p.id in funded else 0,
+        )
+        for p in sorted(funding_round.projects, key=lambda p: p.title.lower())
+        if (settled and p.id in funded)
+        or per_project.get((p.id, Account.PROJECT), 0)
+        or per_project.get((p.id, Account.DISBURSED), 0)
+    ]
+    return Balances(
+        collected=-totals[Account.RESIDENTS],
+        pot=totals[Account.POOL],
+        promised=totals[Account.PROMISED],
+        allocated=totals[Account.PROJECT],
+        disbursed=totals[Account.DISBURSED],
+        refunds=totals[Account.REFUNDS],
+        grants=grants,
+        projects=projects,
+        can_disburse=settled,
+    )
+
+
+# -- pledges -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PledgeRow:
+    id: int
+    receipt_code: str
+    user_id: int
+    resident: str
+    email: str
+    instrument: Instrument
+    shares: int | None
+    loan_rate_bps: int | None
+    loan_term_months: int | None
+    target: TargetKind
+    towards: str
+    condition: Condition
+    state: PledgeState
+    awaiting_reconfirmation: bool
+    refund_requested: bool
+    amount: int
+    called: int | None  # after approval: what the allocation calls in
+    promised: int  # ledger: promised, not yet paid
+    paid: int  # ledger: collected from the resident
+    in_pot: int  # ledger: collected, in the common pot
+    allocated: int  # ledger: in projects, not paid out
+    disbursed: int
+    refunded: int
+    payment_method: str
+    payment_reference: str
+    created_at: datetime
+    collected_at: datetime | None
+    due: int  # what "record payment" would collect (0: nothing to collect now)
+    collect_note: str  # why there is nothing to collect, when the pledge is confirmed
+    refundable: int  # what "refund" would return (0: not refundable now)
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+
+def _towards(
+    pledge: Pledge, projects: dict[int, Project], areas: dict[int, str], several: dict[int, list]
+) -> str:
+    if pledge.target == TargetKind.POT:
+        return "The common pot"
+    if pledge.target == TargetKind.AREA:
+        return f"Any project in {areas.get(pledge.priority_area_id, '?')}"
+    if pledge.target == TargetKind.PROJECT:
+        project = projects.get(pledge.project_id)
+        return project.title if project else "?"
+    titles = [projects[pid].title for pid in several.get(pledge.id, []) if pid in projects]
+    return "Any of: " + ", ".join(titles)
+
+
+def _collect_terms(pledge: Pledge, settled: bool) -> tuple[int, str]:
+    """(cents a recorded payment would collect now, why none), as `collect_pledge` decides."""
+    if pledge.state != PledgeState.CONFIRMED:
+        return 0, ""
+    if pledge.awaiting_reconfirmation:
+        return 0, "Waits for the resident to reconfirm it."
+    if settled:
+        if not pledge.called_cents:
+            return 0, "The allocation did not call it in."
+        return pledge.called_cents, ""
+    if pledge.condition == Condition.ALL_OR_NOTHING:
+        return 0, "All-or-nothing: collected once the board approves an allocation using it."
+    return pledge.amount_cents, ""
+
+
+def pledge_rows(
+    funding_round: FundingRound,
+    *,
+    state: str = "",
+    instrument: str = "",
+    target: str = "",
+    search: str = "",
+    user_id: int | None = None,
+) -> list[PledgeRow]:
+    """The round's pledges with their money from the ledger, oldest first, filtered.
+
+    state: a PledgeState value, or TO_COLLECT / TO_REFUND; instrument: an Instrument value;
+    target: "pot", "area", "project", "projects" or "project:<id>" (any pledge that may go
+    to that project); search: part of the resident's name or email, or of a receipt code.
+    """
+    query = (
+        select(Pledge)
+        .join(User, User.id == Pledge.user_id)
+        .where(Pledge.round_id == funding_round.id)
+        .options(selectinload(Pledge.user), selectinload(Pledge.targets))
+        .order_by(Pledge.id)
+    )
+    if state in {s.value for s in PledgeState}:
+        query = query.where(Pledge.state == PledgeState(state))
+    elif state == TO_COLLECT:
+        query = query.where(Pledge.state == PledgeState.CONFIRMED)
+    elif state == TO_REFUND:
+        query = query.where(Pledge.state == PledgeState.COLLECTED)
+    if instrument in {i.value for i in Instrument}:
+        query = query.where(Pledge.instrument == Instrument(instrument))
+    if target in {t.value for t in TargetKind}:
+        query = query.where(Pledge.target == TargetKind(target))
+    elif target.startswith("project:") and target[8:].isdigit():
+        pid = int(target[8:])
+        query = query.where(
+            or_(
+                Pledge.project_id == pid,
+                exists().where(PledgeTarget.pledge_id == Pledge.id, PledgeTarget.project_id == pid),
+            )
+        )
+    search = search.strip()
+    if search:
+        query = query.where(
+            or_(
+                User.name.icontains(search, autoescape=True),
+                User.email.icontains(search, autoescape=True),
+                Pledge.receipt_code.icontains(search, autoescape=True),
+            )
+        )
+    if user_id is not None:
+        query = query.where(Pledge.user_id == user_id)
+    pledges = db.session.scalars(query).all()
+
+    money = balances_by(funding_round.id, "pledge_id")
+    projects = {p.id: p for p in funding_round.projects}
+    areas = {a.id: a.name for a in funding_round.priority_areas}
+    several = {p.id: [t.project_id for t in p.targets] for p in pledges}
+    settled = funding_round.status in SETTLED_STATUSES
+    rows = []
+    for p in pledges:
+
+        def bal(account: Account, pid: int = p.id) -> int:
+            return money.get((pid, account), 0)
+
+        due, note = _collect_terms(p, settled)
+        refundable = 0
+        if p.state == PledgeState.COLLECTED and (p.refund_requested or settled):
+            refundable = bal(Account.POOL)
+        rows.append(
+            PledgeRow(
+                id=p.id,
+                receipt_code=p.receipt_code,
+                user_id=p.user_id,
+                resident=p.user.name,
+                email=p.user.email,
+                instrument=p.instrument,
+                shares=p.shares,
+                loan_rate_bps=p.loan_rate_bps,
+                loan_term_months=p.loan_term_months,
+                target=p.target,
+                towards=_towards(p, projects, areas, several),
+                condition=p.condition,
+                state=p.state,
+                awaiting_reconfirmation=p.awaiting_reconfirmation,
+                refund_requested=p.refund_requested,
+                amount=p.amount_cents,
+                called=p.called_cents,
+                promised=bal(Account.PROMISED),
+                paid=-bal(Account.RESIDENTS),
+                in_pot=bal(Account.POOL),
+                allocated=bal(Account.PROJECT),
+                disbursed=bal(Account.DISBURSED),
+                refunded=bal(Account.REFUNDS),
+                payment_method=p.payment_method.value if p.payment_method else "",
+                payment_reference=p.payment_reference or "",
+                created_at=p.created_at,
+                collected_at=p.collected_at,
+                due=due,
+                collect_note=note,
+                refundable=refundable,
+            )
+        )
+    if state == TO_COLLECT:
+        rows = [r for r in rows if r.due]
+    elif state == TO_REFUND:
+        rows = [r for r in rows if r.refund_requested]
+    return rows
+
+
+def pledge_in(funding_round: FundingRound, pledge_id: int) -> Pledge | None:
+    pledge = db.session.get(Pledge, pledge_id)
+    return pledge if pledge is not None and pledge.round_id == funding_round.id else None
+
+
+def project_in(funding_round: FundingRound, project_id: int) -> Project | None:
+    project = db.session.get(Project, project_id)
+    return project if project is not None and project.round_id == funding_round.id else None
+
+
+PLEDGES_CSV_COLUMNS = tuple(
+    """
+    pledge receipt_code created_utc resident email instrument shares
+    loan_rate_percent loan_term_months target towards condition state
+    awaiting_reconfirmation refund_requested amount called_in promised paid
+    in_common_pot allocated_not_paid_out paid_out refunded payment_method
+    payment_reference paid_utc
+    """.split()
+)
+MONEY_COLUMNS = set(
+    """
+    amount called_in promised paid
+    in_common_pot allocated_not_paid_out paid_out refunded
+    """.split()
+)
+
+
+def _header(columns: Sequence[str], money_columns: set[str], currency: str) -> list[str]:
+    return [f"{c} ({currency})" if c in money_columns else c for c in columns]
+
+
+def _write(header: list[str], rows: Iterable[list]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def pledges_csv(rows: Sequence[PledgeRow], currency: str) -> str:
+    """One line per pledge; amounts in the currency's units; text cells formula-safe."""
+
+    def line(r: PledgeRow) -> list:
+        text = [
+            r.receipt_code,
+            r.resident,
+            r.email,
+            r.towards,
+            r.payment_reference,
+        ]
+        code, resident, email, towards, reference = (safe_cell(t) for t in text)
+        return [
+            r.id,
+            code,
+            utc_iso(r.created_at),
+            resident,
+            email,
+            r.instrument.value,
+            r.shares if r.shares is not None else "",
+            units(r.loan_rate_bps) if r.loan_rate_bps is not None else "",
+            r.loan_term_months if r.loan_term_months is not None else "",
+            r.target.value,
+            towards,
+            r.condition.value,
+            r.state.value,
+            "yes" if r.awaiting_reconfirmation else "no",
+            "yes" if r.refund_requested else "no",
+            units(r.amount),
+            units(r.called) if r.called is not None else "",
+            units(r.promised),
+            units(r.paid),
+            units(r.in_pot),
+            units(r.allocated),
+            units(r.disbursed),
+            units(r.refunded),
+            r.payment_method,
+            reference,
+            utc_iso(r.collected_at),
+        ]
+
+    return _write(_header(PLEDGES_CSV_COLUMNS, MONEY_COLUMNS, currency), (line(r) for r in rows))
+
+
+# -- the ledger ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineRow:
+    account: Account
+    cents: int  # debit +, credit -
+    pledge_id: int | None
+    receipt_code: str
+    resident: str
+    project: str
+    grant: str
+
+    @property
+    def debit(self) -> int:
+        return self.cents if self.cents > 0 else 0
+
+    @property
+    def credit(self) -> int:
+        return -self.cents if self.cents < 0 else 0
+
+    @property
+    def account_label(self) -> str:
+        return ACCOUNT_LABELS[self.account]
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    id: int
+    created_at: datetime
+    kind: str
+    memo: str
+    actor: str
+    lines: tuple[LineRow, ...]
+    held_change: int  # how this entry changed the money held
+    held_after: int  # money held once this entry is posted: the running balance
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+
+def ledger_rows(
+    funding_round: FundingRound, *, pledge_ids: set[int] | None = None
+) -> list[EntryRow]:
+    """Every entry of the round with its lines, oldest first, with the running money held.
+
+    With pledge_ids, only the entries touching those pledges, with only their lines (the
+    running balance is still the round's).
+    """
+    entries = db.session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.round_id == funding_round.id)
+        .options(selectinload(LedgerEntry.lines))
+        .order_by(LedgerEntry.id)
+    ).all()
+    pledge_names = {
+        pid: (code, name)
+        for pid, code, name in db.session.execute(
+            select(Pledge.id, Pledge.receipt_code, User.name)
+            .join(User, User.id == Pledge.user_id)
+            .where(Pledge.round_id == funding_round.id)
+        )
+    }
+    projects = {p.id: p.title for p in funding_round.projects}
+    grants = {g.id: g.name for g in grants_of(funding_round)}
+    actor_ids = {e.actor_id for e in entries if e.actor_id is not None}
+    actors = (
+        dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all())
+        if actor_ids
+        else {}
+    )
+    held = 0
+    rows = []
+    for entry in entries:
+        change = sum(line.cents for line in entry.lines if line.account in HELD_ACCOUNTS)
+        held += change
+        lines = tuple(
+            LineRow(
+                account=line.account,
+                cents=line.cents,
+                pledge_id=line.pledge_id,
+                receipt_code=pledge_names.get(line.pledge_id, ("", ""))[0],
+                resident=pledge_names.get(line.pledge_id, ("", ""))[1],
+                project=projects.get(line.project_id, "") if line.project_id else "",
+                grant=grants.get(line.grant_id, "") if line.grant_id else "",
+            )
+            for line in entry.lines
+            if pledge_ids is None or line.pledge_id in pledge_ids
+        )
+        if pledge_ids is not None and not lines:
+            continue
+        rows.append(
+            EntryRow(
+                id=entry.id,
+                created_at=entry.created_at,
+                kind=entry.kind,
+                memo=entry.memo or "",
+                actor=actors.get(entry.actor_id, "") if entry.actor_id else "",
+                lines=lines,
+                held_change=change,
+                held_after=held,
+            )
+        )
+    return rows
+
+
+LEDGER_CSV_COLUMNS = tuple(
+    """
+    entry time_utc kind memo by account debit credit pledge receipt_code resident
+    project grant money_held_after_entry
+    """.split()
+)
+
+
+def ledger_csv(rows: Sequence[EntryRow], currency: str) -> str:
+    """One line per ledger line; the entry's running money held repeated on each of its lines."""
+    header = _header(LEDGER_CSV_COLUMNS, {"debit", "credit", "money_held_after_entry"}, currency)
+
+    def lines():
+        for e in rows:
+            for line in e.lines:
+                yield [
+                    e.id,
+                    utc_iso(e.created_at),
+                    e.kind,
+                    safe_cell(e.memo),
+                    safe_cell(e.actor),
+                    line.account.value,
+                    units(line.debit) if line.debit else "",
+                    units(line.credit) if line.credit else "",
+                    line.pledge_id or "",
+                    safe_cell(line.receipt_code),
+                    safe_cell(line.resident),
+                    safe_cell(line.project),
+                    safe_cell(line.grant),
+                    units(e.held_after),
+                ]
+
+    return _write(header, lines())
+
+
+# -- a resident's statement ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Movement:
+    created_at: datetime
+    kind: str
+    label: str
+    cents: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class StatementItem:
+    row: PledgeRow
+    fate: str
+    by_project: list[tuple[str, int, int]]  # (title, allocated not paid out, paid out)
+    movements: list[Movement]
+
+
+def _movement(entry: EntryRow, money) -> Movement:
+    """What one entry did to one pledge, as a resident reads it."""
+    real = [line for line in entry.lines if line.account not in MEMO_ACCOUNTS]
+    shown = real or list(entry.lines)
+    cents = sum(line.cents for line in shown if line.cents > 0)
+    if entry.kind in ("allocate", "disburse"):
+        account = Account.PROJECT if entry.kind == "allocate" else Account.DISBURSED
+        detail = ", ".join(
+            f"{line.project or 'a project'} {money(line.cents)}"
+            for line in shown
+            if line.account == account and line.cents > 0
+        )
+    elif entry.kind in ("collect", "refund"):
+        detail = entry.memo.replace("_", " ")
+    else:
+        detail = entry.memo
+    return Movement(entry.created_at, entry.kind, entry.kind_label, cents, detail)
+
+
+def _fate(r: PledgeRow, money, status: RoundStatus) -> str:
+    settled = status in SETTLED_STATUSES
+    if r.state == PledgeState.PLEDGED:
+        return "Not confirmed yet: it does not count until it is confirmed."
+    if r.state == PledgeState.CONFIRMED:
+        if r.awaiting_reconfirmation:
+            return "Its project changed: it does not count until it is reconfirmed."
+        if settled and r.called:
+            text = f"Called in by the approved allocation: {money(r.called)} to pay."
+            if r.called < r.amount:
+                text += f" {money(r.amount - r.called)} was not needed and is released."
+            return text
+        return f"Confirmed: {money(r.amount)} promised, not yet paid."
+    if r.state == PledgeState.COLLECTED:
+        if r.refund_requested:
+            return f"Paid; a refund of {money(r.in_pot)} is due from an organizer."
+        if settled:
+            return f"Paid; {money(r.in_pot)} stays in the common pot (not allocated)."
+        return f"Paid: {money(r.paid)} in the common pot until the allocation."
+    if r.state in (PledgeState.ALLOCATED, PledgeState.DISBURSED):
+        used = r.allocated + r.disbursed
+        text = f"{money(used)} pays for funded projects"
+        text += "; paid out to them." if r.state == PledgeState.DISBURSED else "."
+        if r.in_pot:
+            text += f" {money(r.in_pot)} stays in the common pot."
+        return text
+    if r.state == PledgeState.CANCELLED:
+        return "Cancelled before it was paid; nothing was collected."
+    if r.state == PledgeState.RELEASED:
+        return "Released: the approved allocation did not need it; nothing was collected."
+    return f"Refunded: {money(r.refunded)} returned."
+
+
+def statement(funding_round: FundingRound, user: User, money) -> list[StatementItem]:
+    """Every pledge of one resident in the round, its fate and its ledger movements.
+
+    `money` formats cents for the sentences (the page's currency)."""
+    rows = pledge_rows(funding_round, user_id=user.id)
+    ids = {r.id for r in rows}
+    entries = ledger_rows(funding_round, pledge_ids=ids) if ids else []
+    per_project: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    movements: dict[int, list[Movement]] = defaultdict(list)
+    for entry in entries:
+        for pid in sorted({line.pledge_id for line in entry.lines}):
+            own = tuple(line for line in entry.lines if line.pledge_id == pid)
+            movements[pid].append(_movement(replace(entry, lines=own), money))
+            for line in own:
+                if line.account == Account.PROJECT:
+                    per_project[pid][line.project][0] += line.cents
+                elif line.account == Account.DISBURSED:
+                    per_project[pid][line.project][1] += line.cents
+    items = []
+    for r in rows:
+        by_project = [
+            (title, allocated, paid_out)
+            for title, (allocated, paid_out) in sorted(per_project[r.id].items())
+            if allocated or paid_out
+        ]
+        items.append(
+            StatementItem(
+                row=r,
+                fate=_fate(r, money, funding_round.status),
+                by_project=by_project,
+                movements=movements[r.id],
+            )
+        )
+    return items
+
+
+def member_of(funding_round: FundingRound, user_id: int) -> User | None:
+    """A person of the round's community (or who pledged in it); None for anyone else."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return None
+    member = db.session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.user_id == user_id, Membership.community_id == funding_round.community_id)
+    )
+    pledged = db.session.scalar(
+        select(func.count())
+        .select_from(Pledge)
+        .where(Pledge.user_id == user_id, Pledge.round_id == funding_round.id)
+    )
+    return user if member or pledged else None
+
+
+def terms_locked(funding_round: FundingRound) -> str | None:
+    """Why the round's pledge terms can no longer change (None: they can)."""
+    if funding_round.status not in (RoundStatus.DRAFT, RoundStatus.OPEN):
+        return "The round has closed: its pledge terms are part of its record."
+    pledged = db.session.scalar(
+        select(func.count()).select_from(Pledge).where(Pledge.round_id == funding_round.id)
+    )
+    if pledged:
+        return (
+            f"Residents have pledged under these terms ({pledged} pledge"
+            f"{'s' if pledged != 1 else ''}), so they are fixed for this round."
+        )
+    return None
