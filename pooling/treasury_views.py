@@ -186,7 +186,7 @@ def _back_to_treasury(community: Community, funding_round: FundingRound, anchor:
 
 
 @bp.get(f"{ROUND}/treasury")
-@requires(Role.ORGANIZER, Role.BOARD)
+@requires(Role.ORGANIZER)
 def treasury_view(community: Community, round_id: int):
     return _treasury_page(community, round_or_404(community, round_id))
 
@@ -273,7 +273,7 @@ def treasury_disburse(community: Community, round_id: int, project_id: int):
 
 
 @bp.get(f"{ROUND}/treasury/pledges.csv")
-@requires(Role.ORGANIZER, Role.BOARD)
+@requires(Role.ORGANIZER)
 def pledges_csv(community: Community, round_id: int):
     funding_round = round_or_404(community, round_id)
     chosen = _filters(funding_round).values()
@@ -291,7 +291,7 @@ def pledges_csv(community: Community, round_id: int):
 
 
 @bp.get(f"{ROUND}/ledger")
-@requires(Role.ORGANIZER, Role.BOARD)
+@requires(Role.ORGANIZER)
 def ledger_view(community: Community, round_id: int):
     funding_round = round_or_404(community, round_id)
     return render_template(
@@ -303,7 +303,7 @@ def ledger_view(community: Community, round_id: int):
 
 
 @bp.get(f"{ROUND}/ledger.csv")
-@requires(Role.ORGANIZER, Role.BOARD)
+@requires(Role.ORGANIZER)
 def ledger_csv(community: Community, round_id: int):
     funding_round = round_or_404(community, round_id)
     body = books.ledger_csv(books.ledger_rows(funding_round), community.currency)
