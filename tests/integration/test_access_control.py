@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import url_for
 from sqlalchemy import select
 
 from commonpot.extensions import db
@@ -17,8 +18,8 @@ from commonpot.rounds.services import transition
 from pooling.allocation import run_allocation
 from pooling.issuing import generate_documents
 from pooling.models import Document, Notice
-from pooling.pledges import confirm_pledge, make_pledge
 from pooling.notices import notify
+from pooling.pledges import confirm_pledge, make_pledge
 from surveys.services import submit_response
 from tests import factories
 
@@ -139,7 +140,6 @@ def world(app):
             "token": "not-a-token",
             "action": "close",
             "role": "board",
-            "filename_static": "app.css",
         },
     }
 
@@ -148,18 +148,16 @@ def _rules(app):
     return [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP]
 
 
-def _url(app, rule, world) -> str:
-    values = dict(world["values"])
-    documents = rule.endpoint in ("pooling.documents", "pooling.download", "pooling.allocation_view")
-    values["round_id"] = (world["allocated"] if documents else world["open"]).id
-    values["user_id"] = world["values"]["user_id"]
-    if rule.endpoint == "people.revoke":
-        values["user_id"] = world["values"]["user_id"]
-    args = {name: values[name] for name in rule.arguments}
-    with app.test_request_context():
-        from flask import url_for
+AFTER_ALLOCATION = ("pooling.documents", "pooling.download", "pooling.allocation_view")
 
-        return url_for(rule.endpoint, **args)
+
+def _url(app, rule, world) -> str:
+    """The rule's address with real ids: the open round, or the allocated one."""
+    values = dict(world["values"])
+    chosen = world["allocated"] if rule.endpoint in AFTER_ALLOCATION else world["open"]
+    values["round_id"] = chosen.id
+    with app.test_request_context():
+        return url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
 
 
 def _status(response) -> str:
