@@ -337,8 +337,8 @@ def pledge_rows(
 
         due, note = _collect_terms(p, settled)
         refundable = 0
-        if p.state == PledgeState.COLLECTED and (p.refund_requested or settled):
-            refundable = bal(Account.POOL)
+        if p.state == PledgeState.COLLECTED and p.refund_requested:
+            refundable = bal(Account.POOL)  # unused keep-it-all money stays in the pot
         rows.append(
             PledgeRow(
                 id=p.id,

@@ -117,4 +117,7 @@ def grant_restriction(grant: Grant, currency: str) -> str:
         )
     if grant.expires_on:
         parts.append(f"usable until {grant.expires_on.isoformat()}")
-    return "; ".join(parts).capitalize() if parts else "Any project"
+    if not parts:
+        return "Any project"
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:]  # names keep their capitals

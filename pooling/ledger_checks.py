@@ -47,8 +47,13 @@ def verify(round_ids: list[int] | None = None) -> Report:
     problems: list[Problem] = []
     for round_id in rounds:
         problems += _check_round(round_id)
-    entries = db.session.scalar(select(func.count()).select_from(LedgerEntry)) or 0
-    lines = db.session.scalar(select(func.count()).select_from(LedgerLine)) or 0
+    entries_query = select(func.count()).select_from(LedgerEntry)
+    lines_query = select(func.count()).select_from(LedgerLine)
+    if round_ids is not None:
+        entries_query = entries_query.where(LedgerEntry.round_id.in_(rounds))
+        lines_query = lines_query.where(LedgerLine.round_id.in_(rounds))
+    entries = db.session.scalar(entries_query) or 0
+    lines = db.session.scalar(lines_query) or 0
     return Report(len(rounds), entries, lines, tuple(problems))
 
 

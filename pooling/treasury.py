@@ -36,6 +36,20 @@ def _organizer(funding_round: FundingRound, actor: User) -> None:
         raise ValidationFailed([(None, "Only the round's organizers handle its money.")])
 
 
+def _reference(method: PaymentMethod, reference: str) -> str:
+    """A cheque or transfer needs its number; references are kept whole or refused."""
+    reference = reference.strip()
+    if method != PaymentMethod.CASH and not reference:
+        raise ValidationFailed([("reference", "Give the cheque or transfer reference.")])
+    if len(reference) > 120:
+        raise ValidationFailed([("reference", "A reference has at most 120 characters.")])
+    return reference
+
+
+def _memo(method: PaymentMethod, reference: str) -> str:
+    return f"{method.value.replace('_', ' ')} {reference}".strip()
+
+
 def lock(pledge: Pledge) -> Pledge:
     """Re-read the pledge under a row lock: two organizers recording one payment take turns."""
     locked = db.session.scalar(
@@ -111,11 +125,11 @@ def collect_pledge(pledge: Pledge, *, method: PaymentMethod, reference: str, act
         "collect",
         lines,
         actor=actor,
-        memo=f"{method.value} {reference.strip()}".strip(),
+        memo=_memo(method, reference),
     )
     pledge.state = PledgeState.COLLECTED
     pledge.payment_method = method
-    pledge.payment_reference = reference.strip()[:120]
+    pledge.payment_reference = reference
     pledge.collected_at = pledge.updated_at = utcnow()
     if status in SETTLED_STATUSES:  # FIX: the status read under the lock, above
         _allocate(pledge, shares_of(pledge), actor)
@@ -313,6 +327,7 @@ def refund_pledge(pledge: Pledge, *, method: PaymentMethod, reference: str, acto
     """Return a collected pledge's unallocated money to the resident."""
     funding_round = pledge.round
     _organizer(funding_round, actor)
+    reference = _reference(method, reference)
     pledge = lock(pledge)
     if pledge.state != PledgeState.COLLECTED:
         raise IllegalTransition(f"A {pledge.state.value} pledge cannot be refunded.")
@@ -325,9 +340,7 @@ def refund_pledge(pledge: Pledge, *, method: PaymentMethod, reference: str, acto
     lines = ledger.transfer(
         Account.REFUNDS, Account.POOL, cents, pledge_id=pledge.id, project_id=pledge.project_id
     )
-    post_for(
-        pledge, "refund", lines, actor=actor, memo=f"{method.value} {reference.strip()}".strip()
-    )
+    post_for(pledge, "refund", lines, actor=actor, memo=_memo(method, reference))
     pledge.state, pledge.closed_at, pledge.updated_at = PledgeState.REFUNDED, utcnow(), utcnow()
     db.session.flush()
     notify(
@@ -353,6 +366,8 @@ def disburse_project(project: Project, *, reference: str, actor: User) -> int:
     """Pay the project what has been allocated to it so far; returns the cents paid."""
     funding_round = project.round
     _organizer(funding_round, actor)
+    if not reference.strip():
+        raise ValidationFailed([("reference", "Say how it was paid (cheque number, transfer).")])
     if funding_round.status not in SETTLED_STATUSES:
         raise IllegalTransition("Money is paid out after the board approves the allocation.")
     db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update()).all()
