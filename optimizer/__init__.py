@@ -4,6 +4,7 @@ Pure domain code: frozen dataclasses in, dataclasses out, money in integer cents
 framework, no database; the app and the CLI call `allocate` and read the `Result`.
 """
 
+from .constraints import check_selection
 from .equal_shares import COMPLETIONS, equal_shares
 from .funding import (
     LinearRule,
@@ -18,7 +19,9 @@ from .greedy import greedy
 from .matching import feasible, raisable
 from .max_welfare import max_welfare
 from .model import (
+    BPS,
     Allocation,
+    AreaShare,
     Ballot,
     Explanation,
     Instance,
@@ -36,9 +39,11 @@ from .rules import RULES, allocate
 from .solver import SolverError
 
 __all__ = [
+    "BPS",
     "COMPLETIONS",
     "RULES",
     "Allocation",
+    "AreaShare",
     "Ballot",
     "Election",
     "Explanation",
@@ -54,6 +59,7 @@ __all__ = [
     "allocate",
     "cap_constraints",
     "check_plan",
+    "check_selection",
     "equal_shares",
     "feasible",
     "fingerprint",

@@ -17,6 +17,16 @@ Plain equal shares usually leaves money unspent, so a completion runs after it:
 
 With several money sources a project that would make the funding plan infeasible is
 skipped; the plan itself comes from `funding.fund`.
+
+Constraints (`optimizer.constraints`): projects below the support threshold or short of
+volunteer hours never take part. When a project wins a round but depends on a project
+not bought by then, is incompatible with one already bought, or would take its area over
+its maximum share of all the money available, it is skipped (its supporters keep their
+money), as the greedy completion does too. Free projects are considered before the
+others (as pabutools adds them first), so a free project that depends on a costly one
+can only come in through the greedy completion. Minimum area shares are not guaranteed;
+a missed one is reported in the result's `notes` and the explanations of that area's
+unfunded projects.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from itertools import chain
 from operator import attrgetter, is_not
 
 from . import equal_shares_engine as engine
+from .constraints import Block, Guard, hours_short, note_unmet_minimums, share_notes
 from .equal_shares_budgets import Electorate
 from .equal_shares_engine import OK, OVERSPEND, SKIP, Run
 from .funding import fund
@@ -77,11 +88,23 @@ class _Purse:
             and only.match_percent is None
         )
         self.flow = None if self.plain else funding_for(instance, memo)
+        self.guard = Guard(instance) if instance.constrained else None
+        self.blocked: dict[str, tuple[Block, str]] = {}  # refused by a constraint, and when
         self.spent = 0
         self.chosen: list[str] = []
         self.short: dict[str, int] = {}  # what could be raised for refused projects
         self.completion_short: dict[str, int] = {}  # the same, in the greedy completion
         self.unmatched: dict[str, int] = {}  # what refused projects could raise without matching
+
+    def allowed(self, project: Project, where: str) -> bool:
+        """Whether the constraints let `project` in now; records why not (and `where`)."""
+        if self.guard is None:
+            return True
+        block = self.guard.check(project)
+        if block is None:
+            return True
+        self.blocked[project.id] = (block, where)
+        return False
 
     def add(self, project: Project) -> int:
         """Fund `project` if it fits; return the most that could be raised for it."""
@@ -92,6 +115,8 @@ class _Purse:
         if got == project.cost:
             self.spent += project.cost
             self.chosen.append(project.id)
+            if self.guard is not None:
+                self.guard.add(project)
         else:
             self.short[project.id] = got
             without = unmatched(self.instance, self.chosen, project, got)
@@ -103,6 +128,8 @@ class _Purse:
 
     def fits(self, project: Project) -> bool:
         """Whether `project` could be funded on top of what was bought (nothing changes)."""
+        if self.guard is not None and self.guard.check(project) is not None:
+            return False
         if self.flow is None:
             return self.spent + project.cost <= self.total
         return self.flow.fits(project.id)
@@ -130,17 +157,15 @@ class _Election:
         self.below = {
             p.id for p in instance.projects if minimum is not None and self.scores[p.id] < minimum
         }
+        self.short_of_hours = {p.id for p in instance.projects if p.short_of_hours}
         self.unfundable = {
             p.id
             for p in instance.projects
             if p.cost > 0 and not any(s.limit(p) > 0 for s in instance.sources)
         }
         # Only these can be bought by equal shares; zero-cost projects are handled apart.
-        self.projects = [
-            p
-            for p in instance.projects
-            if p.cost > 0 and p.id not in self.below and p.id not in self.unfundable
-        ]
+        out = self.below | self.unfundable | self.short_of_hours
+        self.projects = [p for p in instance.projects if p.cost > 0 and p.id not in out]
         order = sorted(range(len(self.projects)), key=lambda i: self.projects[i].id)
         ranks = [0] * len(order)
         for rank, i in enumerate(order):
@@ -198,16 +223,20 @@ def _run(election: _Election, per_voter: Fraction, horizon: float = 0.0) -> tupl
     purse = _Purse(election.instance, election.memo)
     for p in election.instance.projects:
         if p.cost == 0 and p.id not in election.below and election.utility[p.id] > 0:
-            purse.add(p)  # free and wanted: in every outcome, as in pabutools
+            if purse.allowed(p, "before the first round"):
+                purse.add(p)  # free and wanted: in every outcome, as in pabutools
     projects = election.projects
 
     def admit(i: int) -> str:
         project = projects[i]
+        if not purse.allowed(project, "when it won a round of equal shares"):
+            return SKIP
         if purse.spent + project.cost > purse.total:
             return OVERSPEND
         return OK if purse.add(project) == project.cost else SKIP
 
-    budget = purse.total if purse.plain else None
+    # The engine may stop a run early when money alone decides add1's next step.
+    budget = purse.total if purse.plain and purse.guard is None else None
     return engine.run(election.electorate, per_voter, admit, horizon, budget), purse
 
 
@@ -274,7 +303,8 @@ def equal_shares(
     plan = fund(instance, selected)
     if plan is None:  # every step checked the money; the funding model must agree
         raise SolverError("equal-shares selection could not be funded")
-    notes = _explain(election, run, purse, added, (short, held), money)
+    explanations = _explain(election, run, purse, added, (short, held), money)
+    notes = share_notes(instance, selected, RULE, money)
     return Result(
         rule=RULE,
         selected=selected,
@@ -282,11 +312,14 @@ def equal_shares(
         cost=sum(p.cost for p in instance.projects if p.id in purse.chosen),
         objective=sum(election.scores[p] for p in selected),
         status=COMPLETE,
-        explanations=tuple(sorted(notes, key=lambda e: e.project)),
+        explanations=tuple(
+            sorted(note_unmet_minimums(instance, explanations, notes), key=lambda e: e.project)
+        ),
         input_sha256=fingerprint(
             instance, profile, RULE, {"completion": completion, "increment": increment}
         ),
         seconds=time.perf_counter() - start,
+        notes=tuple(n.text for n in notes),
     )
 
 
@@ -298,7 +331,9 @@ def _greedy_completion(election: _Election, purse: _Purse) -> dict[str, int]:
     for rank, project in enumerate(order, start=1):
         if project.id in purse.chosen or project.id in election.below:
             continue
-        if project.id in election.unfundable:
+        if project.id in election.unfundable or project.id in election.short_of_hours:
+            continue
+        if not purse.allowed(project, f"in the greedy completion, rank {rank} of {len(order)}"):
             continue
         got = purse.add(project)
         if got == project.cost:
@@ -356,6 +391,12 @@ def _explain(
             yield Explanation(pid, True, "completion", text, numbers)
         elif pid in election.unfundable:
             yield no_eligible_source(pid, cost, money)
+        elif pid in election.short_of_hours:
+            yield hours_short(project)
+        elif pid in purse.blocked:
+            assert purse.guard is not None
+            block, where = purse.blocked[pid]
+            yield purse.guard.explain(project, block, purse.chosen, where, money)
         elif pid in skipped:
             numbers |= {"round": skipped[pid], "raisable": short[pid]}
             text = (

@@ -4,12 +4,22 @@ Projects are taken in decreasing support (ties: project id as a string, ascendin
 one is added when it can still be funded in full together with those already added.
 Projects nobody supports are considered too, as in pabutools. With a matching grant the
 exact integer model replaces the max-flow as the test of "can still be funded".
+
+Constraints (`optimizer.constraints`): a project is refused when its turn comes if it is
+below the support threshold, needs more volunteer hours than were offered, depends on a
+project not selected by then (a prerequisite ranked lower is not pulled forward: the
+dependent project is lost even when the prerequisite is funded later), is incompatible
+with a project already selected, or would take its area over its maximum share of all
+the money available. Minimum area shares are not guaranteed: greedy selects by support
+alone, and when an area ends below its minimum share of the money funded the result's
+`notes` and the explanations of that area's unfunded projects say so.
 """
 
 from __future__ import annotations
 
 import time
 
+from .constraints import Block, Guard, note_unmet_minimums, share_notes
 from .funding import fund
 from .matching import funding_for, matching_note, unmatched
 from .model import (
@@ -54,6 +64,8 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
     scores = support(instance, profile)
     order = sorted(instance.projects, key=lambda p: (-scores[p.id], p.id))
     flow = funding_for(instance)
+    guard = Guard(instance)
+    blocked: dict[str, tuple[Block, str]] = {}
     explanations: list[Explanation] = []
     minimum = instance.min_support
     for rank, project in enumerate(order, start=1):
@@ -63,8 +75,13 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
         if minimum is not None and score < minimum:
             explanations.append(below_threshold(project.id, score, minimum))
             continue
+        block = guard.check(project)
+        if block is not None:
+            blocked[project.id] = (block, where)
+            continue
         if project.cost == 0:
             flow.try_add(project.id)
+            guard.add(project)
             explanations.append(zero_cost(project.id, score))
             continue
         if not any(s.limit(project) > 0 for s in instance.sources):
@@ -72,6 +89,7 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
             continue
         got = flow.try_add(project.id)
         if got == project.cost:
+            guard.add(project)
             text = f"Funded in full ({money(project.cost)}) when its turn came ({where})."
             explanations.append(Explanation(project.id, True, "funded", text, numbers))
         else:
@@ -85,6 +103,12 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
                 text += " " + matching_note(instance, project, without, money)
                 numbers["raisable_without_matching"] = without
             explanations.append(Explanation(project.id, False, "insufficient_funds", text, numbers))
+    by_id = {p.id: p for p in instance.projects}
+    for project_id, (block, where) in blocked.items():
+        explanation = guard.explain(by_id[project_id], block, flow.funded, where, money)
+        explanations.append(explanation)
+    notes = share_notes(instance, flow.funded, RULE, money)
+    explanations = note_unmet_minimums(instance, explanations, notes)
     selected = tuple(sorted(flow.funded))
     plan = fund(instance, selected)
     if plan is None:  # the flow said it fits; the funding model must agree
@@ -99,4 +123,5 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
         explanations=tuple(sorted(explanations, key=lambda e: e.project)),
         input_sha256=fingerprint(instance, profile, RULE, {}),
         seconds=time.perf_counter() - start,
+        notes=tuple(n.text for n in notes),
     )

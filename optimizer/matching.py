@@ -20,9 +20,31 @@ from .model import Instance, MoneyFormat, Project
 Memo = dict[tuple[frozenset[str], str], int]
 
 
+def alone(instance: Instance, project: Project) -> int:
+    """Most cents `project` could raise with nothing else funded: exact, no solver.
+
+    Residents' money r (pool and earmarks) is best used in full: a grant matching m%
+    then gives at most floor(m * r / 100) (and its own limit), the other sources their
+    limit, and any total up to the cost can be reached by giving less.
+    """
+    limits = [(s, s.limit(project)) for s in instance.sources]
+    resident = sum(limit for s, limit in limits if s.resident)
+    total = resident
+    for source, limit in limits:
+        if source.resident:
+            continue
+        if source.match_percent is None:
+            total += limit
+        else:
+            total += min(limit, source.match_percent * resident // 100)
+    return min(project.cost, total)
+
+
 def most_cents(instance: Instance, selected: Iterable[str], project_id: str) -> int:
     """Most cents `project_id` could get while `selected` stays fully funded (exact)."""
     others = set(selected) - {project_id}
+    if not others:
+        return alone(instance, instance.project(project_id))
     bound = flow.raisable(instance, others, project_id)  # ValueError when others do not fit
     if bound == 0 or not instance.matching:
         return bound

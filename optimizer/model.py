@@ -48,16 +48,34 @@ def _check_cents(what: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class Project:
-    """A project funded at its full cost or not at all."""
+    """A project funded at its full cost or not at all.
+
+    `hours_needed` (None: no volunteers needed) against `hours_offered` (volunteer hours
+    pledged to this project): a project needing more hours than were offered cannot be
+    selected by any rule.
+    """
 
     id: str
     cost: int
     category: str | None = None
+    hours_needed: int | None = None
+    hours_offered: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
             raise ValueError(f"project id must be a non-empty string, got {self.id!r}")
         _check_cents(f"cost of project {self.id!r}", self.cost)
+        for name in ("hours_needed", "hours_offered"):
+            value = getattr(self, name)
+            if (value is not None or name == "hours_offered") and (not _is_int(value) or value < 0):
+                raise ValueError(
+                    f"{name} of project {self.id!r} must be a non-negative integer, got {value!r}"
+                )
+
+    @property
+    def short_of_hours(self) -> bool:
+        """Whether it needs more volunteer hours than were offered (so cannot be selected)."""
+        return self.hours_needed is not None and self.hours_needed > self.hours_offered
 
 
 @dataclass(frozen=True)
@@ -170,27 +188,101 @@ class Profile:
             raise ValueError("cumulative ballots need points")
 
 
+BPS = 10_000  # basis points in a whole: 4_000 is 40%
+
+
+@dataclass(frozen=True)
+class AreaShare:
+    """Bounds on one category's (priority area's) share of the money funded.
+
+    Shares are integer basis points of the total cost of the selected projects: with
+    `min_bps` m, 10_000 * (cents to the area) >= m * (all cents funded); with `max_bps`
+    M, 10_000 * (cents to the area) <= M * (all cents funded). Funding nothing meets
+    every share. See `optimizer.constraints` for how each rule applies them.
+    """
+
+    category: str
+    min_bps: int | None = None
+    max_bps: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.category, str) or not self.category:
+            raise ValueError(f"area share category must be a non-empty string: {self.category!r}")
+        if self.min_bps is None and self.max_bps is None:
+            raise ValueError(f"area share of {self.category!r} needs min_bps or max_bps")
+        for name in ("min_bps", "max_bps"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or not 0 <= value <= BPS):
+                raise ValueError(
+                    f"{name} of area {self.category!r} must be an integer from 0 to {BPS}"
+                )
+        if self.min_bps is not None and self.max_bps is not None and self.min_bps > self.max_bps:
+            raise ValueError(f"area {self.category!r}: min_bps is above max_bps")
+
+
 @dataclass(frozen=True)
 class Instance:
-    """What can be funded and with which money.
+    """What can be funded and with which money, and the rules a selection must follow.
 
     `min_support`, when set, is a threshold: projects with less support may not be
-    selected (Pabulib's min_project_score_threshold).
+    selected (Pabulib's min_project_score_threshold). The other constraints are empty
+    by default:
+    - `area_shares`: minimum and/or maximum share of the money funded per category;
+    - `dependencies`: pairs (b, a), "b only with a" (b may be selected only if a is);
+    - `incompatible`: groups of project ids of which at most one may be selected.
+    Volunteer hours live on the projects (`Project.hours_needed`, `hours_offered`).
     """
 
     projects: tuple[Project, ...]
     sources: tuple[Source, ...]
     min_support: int | None = None
+    area_shares: tuple[AreaShare, ...] = ()
+    dependencies: tuple[tuple[str, str], ...] = ()
+    incompatible: tuple[frozenset[str], ...] = ()
 
     def __post_init__(self) -> None:
         _freeze(self, "projects", tuple)
         _freeze(self, "sources", tuple)
+        _freeze(self, "area_shares", tuple)
+        _freeze(self, "dependencies", tuple)
+        _freeze(self, "incompatible", tuple)
         for what, items in (("project", self.projects), ("source", self.sources)):
             ids = [item.id for item in items]
             if len(set(ids)) != len(ids):
                 raise ValueError(f"duplicate {what} id")
         if self.min_support is not None and not _is_int(self.min_support):
             raise ValueError("min_support must be an integer")
+        self._check_constraints()
+
+    def _check_constraints(self) -> None:
+        known = {p.id for p in self.projects}
+        areas = [a.category for a in self.area_shares]
+        if not all(isinstance(a, AreaShare) for a in self.area_shares):
+            raise ValueError("area_shares must hold AreaShare values")
+        if len(set(areas)) != len(areas):
+            raise ValueError("duplicate area share category")
+        pairs = []
+        for pair in self.dependencies:
+            if isinstance(pair, str) or len(tuple(pair)) != 2:
+                raise ValueError(f"a dependency is a pair (b, a), got {pair!r}")
+            b, a = tuple(pair)
+            if b not in known or a not in known:
+                raise ValueError(f"dependency ({b!r}, {a!r}) names an unknown project")
+            if b == a:
+                raise ValueError(f"project {b!r} cannot depend on itself")
+            pairs.append((b, a))
+        object.__setattr__(self, "dependencies", tuple(pairs))
+        groups = []
+        for group in self.incompatible:
+            if isinstance(group, str):
+                raise ValueError("an incompatible group is a collection of ids, not one string")
+            ids = frozenset(group)
+            if len(ids) < 2:
+                raise ValueError(f"an incompatible group needs two projects or more: {group!r}")
+            if not ids <= known:
+                raise ValueError(f"incompatible group {sorted(ids)} names an unknown project")
+            groups.append(ids)
+        object.__setattr__(self, "incompatible", tuple(groups))
 
     @classmethod
     def single_budget(
@@ -203,6 +295,21 @@ class Instance:
     ) -> Instance:
         """The classic participatory-budgeting case: one unrestricted pot."""
         return cls(tuple(projects), (Source(source_id, budget),), min_support)
+
+    @property
+    def constrained(self) -> bool:
+        """Whether any constraint beyond money and the support threshold is set."""
+        return bool(
+            self.area_shares
+            or self.dependencies
+            or self.incompatible
+            or any(p.hours_needed is not None for p in self.projects)
+        )
+
+    @property
+    def total_money(self) -> int:
+        """Cents in all sources together."""
+        return sum(s.amount for s in self.sources)
 
     @property
     def matching(self) -> bool:
@@ -257,6 +364,9 @@ class Explanation:
     code: str
     text: str
     numbers: dict[str, int] = field(hash=False)
+    # Ids of the other projects the text names (e.g. an incompatible project), so a page
+    # can show their titles; empty when it names none.
+    related: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,6 +382,8 @@ class Result:
     explanations: tuple[Explanation, ...]
     input_sha256: str
     seconds: float
+    # Remarks on the whole outcome, e.g. a minimum area share greedy could not meet.
+    notes: tuple[str, ...] = ()
 
     def funded_by(self, project: str) -> dict[str, int]:
         """Cents each source puts into `project`."""
@@ -300,29 +412,28 @@ def canonical_input(
 
     Ballots keep their order: they are the record of the vote.
     """
+    instance_data: dict[str, object] = {
+        "min_support": instance.min_support,
+        "projects": [_project_input(p) for p in sorted(instance.projects, key=lambda p: p.id)],
+        "sources": [
+            {
+                "id": s.id,
+                "amount": s.amount,
+                "kind": s.kind,
+                "projects": _sorted_set(s.projects),
+                "categories": _sorted_set(s.categories),
+                "cap_per_project": s.cap_per_project,
+                "match_percent": s.match_percent,
+            }
+            for s in sorted(instance.sources, key=lambda s: s.id)
+        ],
+    }
+    instance_data.update(_constraints_input(instance))
     data = {
         "format": "commonpot-optimizer-input/1",
         "rule": rule,
         "options": dict(options),
-        "instance": {
-            "min_support": instance.min_support,
-            "projects": [
-                {"id": p.id, "cost": p.cost, "category": p.category}
-                for p in sorted(instance.projects, key=lambda p: p.id)
-            ],
-            "sources": [
-                {
-                    "id": s.id,
-                    "amount": s.amount,
-                    "kind": s.kind,
-                    "projects": _sorted_set(s.projects),
-                    "categories": _sorted_set(s.categories),
-                    "cap_per_project": s.cap_per_project,
-                    "match_percent": s.match_percent,
-                }
-                for s in sorted(instance.sources, key=lambda s: s.id)
-            ],
-        },
+        "instance": instance_data,
         "profile": {
             "kind": profile.kind,
             "ballots": [
@@ -337,6 +448,31 @@ def canonical_input(
     }
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8")
+
+
+def _project_input(project: Project) -> dict[str, object]:
+    """A project's canonical form; the hours keys only when set, so fingerprints of
+    inputs without them stay what they were."""
+    data: dict[str, object] = {"id": project.id, "cost": project.cost, "category": project.category}
+    if project.hours_needed is not None or project.hours_offered:
+        data["hours_needed"] = project.hours_needed
+        data["hours_offered"] = project.hours_offered
+    return data
+
+
+def _constraints_input(instance: Instance) -> dict[str, object]:
+    """The constraints' canonical form, each key only when set (old fingerprints stay)."""
+    data: dict[str, object] = {}
+    if instance.area_shares:
+        data["area_shares"] = [
+            {"category": a.category, "min_bps": a.min_bps, "max_bps": a.max_bps}
+            for a in sorted(instance.area_shares, key=lambda a: a.category)
+        ]
+    if instance.dependencies:
+        data["dependencies"] = [list(pair) for pair in sorted(set(instance.dependencies))]
+    if instance.incompatible:
+        data["incompatible"] = sorted({tuple(sorted(g)) for g in instance.incompatible})
+    return data
 
 
 def fingerprint(
