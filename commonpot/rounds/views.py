@@ -134,9 +134,7 @@ def add_project(community: Community, round_id: int):
     ), 422
 
 
-@bp.route(
-    "/c/<slug>/rounds/<int:round_id>/projects/<int:project_id>/edit", methods=["GET", "POST"]
-)
+@bp.route("/c/<slug>/rounds/<int:round_id>/projects/<int:project_id>/edit", methods=["GET", "POST"])
 @requires(Role.ORGANIZER)
 def edit_project(community: Community, round_id: int, project_id: int):
     """Correct a project; once pledges exist, a new cost or description asks them again."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from commonpot.extensions import db
 from commonpot.models import RoundStatus
 from commonpot.rounds.services import transition
@@ -102,7 +100,9 @@ def test_pledges_from_promise_to_disbursement(app):
     assert loan.state == PledgeState.CONFIRMED and loan.called_cents == 200_000
     assert pot.state == PledgeState.ALLOCATED
     # The loan is earmarked to Tutoring and used there in full; the grant pays the rest.
-    treasury.collect_pledge(loan, method=PaymentMethod.BANK_TRANSFER, reference="T-9", actor=organizer)
+    treasury.collect_pledge(
+        loan, method=PaymentMethod.BANK_TRANSFER, reference="T-9", actor=organizer
+    )
     db.session.commit()
     assert loan.state == PledgeState.ALLOCATED
     _ok()
