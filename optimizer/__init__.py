@@ -4,6 +4,7 @@ Pure domain code: frozen dataclasses in, dataclasses out, money in integer cents
 framework, no database; the app and the CLI call `allocate` and read the `Result`.
 """
 
+from .canonical import canonical_input, fingerprint
 from .constraints import check_selection
 from .equal_shares import COMPLETIONS, equal_shares
 from .funding import (
@@ -30,7 +31,6 @@ from .model import (
     Project,
     Result,
     Source,
-    fingerprint,
     format_cents,
     support,
 )
@@ -59,6 +59,7 @@ __all__ = [
     "allocate",
     "cap_constraints",
     "check_plan",
+    "canonical_input",
     "check_selection",
     "equal_shares",
     "feasible",

@@ -41,6 +41,7 @@ from itertools import chain
 from operator import attrgetter, is_not
 
 from . import equal_shares_engine as engine
+from .canonical import fingerprint
 from .constraints import Block, Guard, hours_short, note_unmet_minimums, share_notes
 from .equal_shares_budgets import Electorate
 from .equal_shares_engine import OK, OVERSPEND, SKIP, Run
@@ -55,7 +56,6 @@ from .model import (
     Profile,
     Project,
     Result,
-    fingerprint,
     format_cents,
     support,
 )
@@ -248,7 +248,10 @@ def _add1(election: _Election, share: Fraction, increment: int) -> tuple[Run, _P
     neither exhaustive nor overspent) are skipped; the outcome is that of every step.
     """
     run, purse = _run(election, share, increment)
-    while run.cut or not _exhaustive(election, purse):
+    # Past a share of all the money every supporter can pay any project alone: more
+    # cannot change what is bought, so the loop ends there even if not exhaustive.
+    ceiling = sum(s.amount for s in election.instance.sources)
+    while run.cut or (not _exhaustive(election, purse) and run.per_voter < ceiling):
         # Shares below per_voter + stable decide as this run did: jump past them.
         steps = max(1, math.ceil(run.stable / increment)) if math.isfinite(run.stable) else 1
         following = _run(election, run.per_voter + steps * increment, increment)
@@ -265,10 +268,15 @@ def _add1(election: _Election, share: Fraction, increment: int) -> tuple[Run, _P
 
 
 def _exhaustive(election: _Election, purse: _Purse) -> bool:
-    """No project equal shares could buy still fits (pabutools' is_exhaustive)."""
+    """No project equal shares could buy still fits (pabutools' is_exhaustive). A project
+    a constraint refused in this run does not count (pabutools has no constraints; this
+    is our rule): one refused because it won before its prerequisite was bought could
+    otherwise keep the loop growing shares for ever."""
     chosen = set(purse.chosen)
     return not any(
-        election.projects[i].id not in chosen and purse.fits(election.projects[i])
+        election.projects[i].id not in chosen
+        and election.projects[i].id not in purse.blocked
+        and purse.fits(election.projects[i])
         for i in election.electorate.candidates
     )
 

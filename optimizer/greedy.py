@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 
+from .canonical import fingerprint
 from .constraints import Block, Guard, note_unmet_minimums, share_notes
 from .funding import fund
 from .matching import funding_for, matching_note, unmatched
@@ -28,7 +29,6 @@ from .model import (
     MoneyFormat,
     Profile,
     Result,
-    fingerprint,
     format_cents,
     support,
 )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 
 from . import solver
+from .canonical import fingerprint
 from .constraints import hours_short, requirements
 from .funding import fund
 from .greedy import below_threshold, zero_cost
@@ -35,7 +36,6 @@ from .model import (
     Profile,
     Project,
     Result,
-    fingerprint,
     format_cents,
     support,
 )

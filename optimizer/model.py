@@ -6,9 +6,7 @@ recomputed from exactly the value that produced it. Money is always integer cent
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 SOURCE_KINDS = ("pool", "earmark", "grant")
@@ -399,87 +397,3 @@ class Result:
             if item.project == project:
                 return item
         raise KeyError(project)
-
-
-def _sorted_set(values: frozenset[str] | None) -> list[str] | None:
-    return None if values is None else sorted(values)
-
-
-def canonical_input(
-    instance: Instance, profile: Profile, rule: str, options: Mapping[str, object]
-) -> bytes:
-    """Canonical JSON of everything a rule reads; projects and sources sorted by id.
-
-    Ballots keep their order: they are the record of the vote.
-    """
-    instance_data: dict[str, object] = {
-        "min_support": instance.min_support,
-        "projects": [_project_input(p) for p in sorted(instance.projects, key=lambda p: p.id)],
-        "sources": [
-            {
-                "id": s.id,
-                "amount": s.amount,
-                "kind": s.kind,
-                "projects": _sorted_set(s.projects),
-                "categories": _sorted_set(s.categories),
-                "cap_per_project": s.cap_per_project,
-                "match_percent": s.match_percent,
-            }
-            for s in sorted(instance.sources, key=lambda s: s.id)
-        ],
-    }
-    instance_data.update(_constraints_input(instance))
-    data = {
-        "format": "commonpot-optimizer-input/1",
-        "rule": rule,
-        "options": dict(options),
-        "instance": instance_data,
-        "profile": {
-            "kind": profile.kind,
-            "ballots": [
-                {
-                    "voter": str(b.voter),
-                    "projects": list(b.projects),
-                    "points": None if b.points is None else list(b.points),
-                }
-                for b in profile.ballots
-            ],
-        },
-    }
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
-
-
-def _project_input(project: Project) -> dict[str, object]:
-    """A project's canonical form; the hours keys only when set, so fingerprints of
-    inputs without them stay what they were."""
-    data: dict[str, object] = {"id": project.id, "cost": project.cost, "category": project.category}
-    if project.hours_needed is not None or project.hours_offered:
-        data["hours_needed"] = project.hours_needed
-        data["hours_offered"] = project.hours_offered
-    return data
-
-
-def _constraints_input(instance: Instance) -> dict[str, object]:
-    """The constraints' canonical form, each key only when set (old fingerprints stay)."""
-    data: dict[str, object] = {}
-    if instance.area_shares:
-        data["area_shares"] = [
-            {"category": a.category, "min_bps": a.min_bps, "max_bps": a.max_bps}
-            for a in sorted(instance.area_shares, key=lambda a: a.category)
-        ]
-    if instance.dependencies:
-        data["dependencies"] = [list(pair) for pair in sorted(set(instance.dependencies))]
-    if instance.incompatible:
-        data["incompatible"] = sorted({tuple(sorted(g)) for g in instance.incompatible})
-    return data
-
-
-def fingerprint(
-    instance: Instance,
-    profile: Profile,
-    rule: str,
-    options: Mapping[str, object] | None = None,
-) -> str:
-    """SHA-256 of `canonical_input`, so anyone holding the input can re-run the rule."""
-    return hashlib.sha256(canonical_input(instance, profile, rule, options or {})).hexdigest()

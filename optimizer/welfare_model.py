@@ -117,6 +117,9 @@ class WelfareModel:
             self._add(f"c{number}", rule)
             if rule.name.startswith("match["):
                 self._match_rows.append(f"c{number}")
+        if not self.rows:  # CBC refuses a model without rows; this one never binds
+            terms = tuple((y_key(p), 1) for p in self.ids)
+            self._add("c_count", LinearRule("count", terms, "<=", len(self.ids)))
         self.support = self.expression(self.scores)
         self.cost = self.expression(self.costs)
         self.fixed: dict[str, int] = {}
@@ -149,10 +152,15 @@ class WelfareModel:
             constraint.expr[self.y[project]] = margin if on else 0
 
     def expression(self, coefs: Mapping[str, int]) -> pulp.LpAffineExpression:
-        """sum of coefs[p] * y[p]."""
-        return pulp.LpAffineExpression([(self.y[p], c) for p, c in coefs.items() if c])
+        """sum of coefs[p] * y[p], naming every y (zeros too): a column CBC finds in no
+        row and not in the objective makes it fail to read the file."""
+        return pulp.LpAffineExpression([(self.y[p], coefs.get(p, 0)) for p in self.ids])
 
     def _add(self, name: str, rule: LinearRule) -> None:
+        if not any(coef for _, coef in rule.terms):  # e.g. an area share of free projects
+            if not rule.holds({}):
+                raise ValueError(f"rule {rule.name} can never hold")  # a caller's bug
+            return  # holds for every selection; CBC refuses a row without terms
         expr = pulp.LpAffineExpression([(self.variables[k], c) for k, c in rule.terms])
         constraint = pulp.LpConstraint(expr, _SENSE[rule.sense], name, rule.rhs)
         self.prob.addConstraint(constraint)

@@ -49,15 +49,14 @@ def best_support(model: WelfareModel, bound: Bound | None, forced: str | None = 
     if forced is not None:
         bound = bound.forced(forced)
     lowest = sum(min(0, s) for s in model.scores.values())
-    target, step = floor(bound.value), 1
-    while target >= lowest:
+    target, step = max(floor(bound.value), lowest), 1
+    while True:
         fixed = bound.fixings(target)
         model.set_row(AT_LEAST, model.scores, ">=", target)
         found = _exact_solve(model, {**fixed, **must}, model.scores)
-        if found.status != solver.INFEASIBLE:
-            return found
-        target, step = target - step, step * 2
-    return Found(solver.INFEASIBLE)
+        if found.status != solver.INFEASIBLE or target == lowest:
+            return found  # at the lowest target "infeasible" is the whole problem's answer
+        target, step = max(target - step, lowest), step * 2
 
 
 def _exact_solve(

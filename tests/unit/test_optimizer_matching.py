@@ -25,10 +25,10 @@ from optimizer import (
     max_welfare,
     raisable,
 )
+from optimizer.canonical import canonical_input
 from optimizer.flow import FundingFlow
 from optimizer.flow import feasible as flow_feasible
 from optimizer.matching import funding_for, ratio_text
-from optimizer.model import canonical_input
 
 from .test_optimizer_rules import approvals, assert_well_formed, codes
 

@@ -19,7 +19,7 @@ from optimizer import (
     format_cents,
     support,
 )
-from optimizer.model import canonical_input
+from optimizer.canonical import canonical_input
 
 
 def _instance() -> Instance:
