@@ -37,6 +37,8 @@ def _page(community: Community, funding_round: FundingRound, *, status: int = 20
     threshold = forms.get("threshold") or ThresholdForm(formdata=None)
     if "threshold" not in forms:
         threshold.min_support.data = now.min_support
+    unit = constraints.support_unit(funding_round)
+    threshold.min_support.label.text = f"Minimum support ({unit})"
     dependency = forms.get("dependency") or DependencyForm(formdata=None)
     incompatible = forms.get("incompatible") or IncompatibleForm(formdata=None)
     areas = {a.id: a for a in tally(funding_round).areas}
@@ -61,7 +63,7 @@ def _page(community: Community, funding_round: FundingRound, *, status: int = 20
         by_area=by_area,
         minimums_total=sum(low or 0 for low, _ in shares.bounds(funding_round).values()),
         suggested=bool(forms.get("suggested")),
-        unit=constraints.support_unit(funding_round),
+        unit=unit,
         hours=hours,
         hours_editable=funding_round.status in (RoundStatus.DRAFT, RoundStatus.OPEN),
         percent=constraints.percent,

@@ -430,11 +430,13 @@ def summary(funding_round: FundingRound) -> list[str]:
     for area in funding_round.priority_areas:
         low, high = now.shares.get(area.id, (None, None))
         if low is not None and high is not None:
-            lines.append(f"{area.name}: between {percent(low)} and {percent(high)} of the money")
+            lines.append(
+                f"{area.name}: between {percent(low)} and {percent(high)} of the money funded"
+            )
         elif low is not None:
-            lines.append(f"{area.name}: at least {percent(low)} of the money")
+            lines.append(f"{area.name}: at least {percent(low)} of the money funded")
         elif high is not None:
-            lines.append(f"{area.name}: at most {percent(high)} of the money")
+            lines.append(f"{area.name}: at most {percent(high)} of the money funded")
     if now.min_support:
         lines.append(f"A project needs at least {now.min_support:,} {support_unit(funding_round)}")
     for d in now.dependencies:

@@ -88,6 +88,9 @@ def allocation_view(community: Community, round_id: int):
         for message in form.form_errors:
             flash(message, "error")
     run = allocation.chosen_run(funding_round)
+    if run is not None and not form.is_submitted():  # the form starts from the run shown
+        form.rule.data = run.rule
+        form.completion.data = run.completion or allocation.DEFAULT_COMPLETION
     status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
     staff = organizer or current_user.has_role(community.id, Role.BOARD)
     if not staff and funding_round.status not in (RoundStatus.APPROVED, RoundStatus.SETTLED):

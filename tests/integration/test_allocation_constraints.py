@@ -103,8 +103,8 @@ def test_each_constraint_is_saved_audited_and_shown(setup):
     assert re.search(r'name="min_support" type="number" value="2"', page)
     round_page = html.unescape(client.get(f"/c/eastside/rounds/{r.id}").get_data(as_text=True))
     for line in (
-        "Food security: between 20% and 50% of the money",
-        "Education: at most 62.5% of the money",
+        "Food security: between 20% and 50% of the money funded",
+        "Education: at most 62.5% of the money funded",
         "A project needs at least 2 approvals",
         "“Kitchen” only with “Garden”",
         "At most one of “Garden” and “Tutoring”",

@@ -73,7 +73,9 @@ def test_a_dependency_changes_the_selection(round_, client, rule):
     page = run(client, r, rule)
     assert funded(r) == {"Tutoring"}  # Garden and Safety App together cost more than $7,000
     unfunded = page.split("Not funded")[1]
-    garden_row = re.search(r"<tr><td>Garden</td>.*?</tr>", unfunded, re.S).group(0)
+    garden_row = re.search(
+        r'<tbody class="project-rows">\s*<tr><th[^>]*>Garden .*?</tbody>', unfunded, re.S
+    ).group(0)
     assert "“Safety App”" in garden_row and "Related: Safety App" in garden_row
     assert not re.search(r"“\d+”", page)  # projects are named by title, never by id
 
