@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from commonpot.errors import ValidationFailed
 from commonpot.extensions import db
 from commonpot.models import Community, FundingRound, Role, RoundStatus
 from commonpot.web import attempt, requires, round_or_404
@@ -108,6 +109,10 @@ def constraint_shares(community: Community, round_id: int):
         if not form.form_errors and not _has_errors(form):
             flash("The area shares are saved.", "success")
             return _back(community, round_id, "shares")
+    elif form.is_submitted():
+        # Some fields did not parse: still name every other bad value beside its field.
+        problems = constraints.check_area_shares(funding_round, form.bounds(funding_round))
+        ValidationFailed(problems).apply_to(form)
     return _page(community, funding_round, shares=form, status=422)
 
 

@@ -21,6 +21,7 @@ from commonpot.extensions import db
 from commonpot.models import BallotType, FundingRound, Project, RoundStatus, User
 from surveys.results import tally
 
+from . import constraint_graph as graph
 from .allocation_models import (
     AreaShareBound,
     IncompatibleGroup,
@@ -238,72 +239,6 @@ def _project_of(funding_round: FundingRound, project_id: int | None) -> Project 
     return project if project is not None and project.round_id == funding_round.id else None
 
 
-def _requires(pairs: list[tuple[int, int]]) -> dict[int, set[int]]:
-    needs: dict[int, set[int]] = {}
-    for b, a in pairs:
-        needs.setdefault(b, set()).add(a)
-    return needs
-
-
-def _path(needs: dict[int, set[int]], start: int, goal: int) -> list[int] | None:
-    """A chain start -> ... -> goal along "only with" links, or None."""
-    trail: dict[int, int | None] = {start: None}
-    todo = [start]
-    while todo:
-        here = todo.pop()
-        if here == goal:
-            chain = [here]
-            while trail[chain[-1]] is not None:
-                chain.append(trail[chain[-1]])  # type: ignore[arg-type]
-            return chain[::-1]
-        for nxt in sorted(needs.get(here, ())):
-            if nxt not in trail:
-                trail[nxt] = here
-                todo.append(nxt)
-    return None
-
-
-def _closure(needs: dict[int, set[int]], project_id: int) -> set[int]:
-    found, todo = {project_id}, [project_id]
-    while todo:
-        for a in needs.get(todo.pop(), ()):
-            if a not in found:
-                found.add(a)
-                todo.append(a)
-    return found
-
-
-def _never_fundable(
-    pairs: list[tuple[int, int]], groups: list[set[int]], titles: dict[int, str]
-) -> str | None:
-    """A project that needs (directly or not) two projects of one incompatible group, or
-    one it is incompatible with, could never be funded: say which."""
-    needs = _requires(pairs)
-    for project_id in sorted(needs):
-        closure = _closure(needs, project_id)
-        for group in groups:
-            clash = closure & group
-            if len(clash) < 2:
-                continue
-            others = sorted(clash - {project_id}, key=lambda p: titles[p])
-            name = f"“{titles[project_id]}”"
-            if project_id in clash:
-                return (
-                    f"{name} needs {_names(others, titles)}, which is incompatible with it: "
-                    f"{name} could never be funded."
-                )
-            return (
-                f"{name} needs {_names(others, titles)}, which are incompatible with each "
-                f"other: {name} could never be funded."
-            )
-    return None
-
-
-def _names(ids: list[int], titles: dict[int, str]) -> str:
-    quoted = [f"“{titles[i]}”" for i in ids]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
 def _pairs_and_groups(funding_round: FundingRound) -> tuple[list[tuple[int, int]], list[set[int]]]:
     now = constraints_of(funding_round)
     pairs = [(d.project_id, d.requires_id) for d in now.dependencies]
@@ -330,7 +265,7 @@ def add_dependency(
     titles = {p.id: p.title for p in funding_round.projects}
     if (project.id, requires.id) in pairs:
         raise ValidationFailed([("requires_id", "This dependency is already set.")])
-    back = _path(_requires(pairs), requires.id, project.id)
+    back = graph.path(graph.requires(pairs), requires.id, project.id)
     if back is not None:
         cycle = [project.id, *back]
         links = ", ".join(
@@ -339,7 +274,7 @@ def add_dependency(
         raise ValidationFailed(
             [("requires_id", f"This would close a cycle: {links}. Dependencies cannot go round.")]
         )
-    clash = _never_fundable([*pairs, (project.id, requires.id)], groups, titles)
+    clash = graph.never_fundable([*pairs, (project.id, requires.id)], groups, titles)
     if clash:
         raise ValidationFailed([("requires_id", clash)])
     dependency = ProjectDependency(
@@ -389,7 +324,7 @@ def add_incompatible(
     if ids in groups:
         raise ValidationFailed([("projects", "These projects already form a group.")])
     titles = {p.id: p.title for p in funding_round.projects}
-    clash = _never_fundable(pairs, [*groups, ids], titles)
+    clash = graph.never_fundable(pairs, [*groups, ids], titles)
     if clash:
         raise ValidationFailed([("projects", clash)])
     group = IncompatibleGroup(round_id=funding_round.id)
@@ -442,7 +377,7 @@ def summary(funding_round: FundingRound) -> list[str]:
     for d in now.dependencies:
         lines.append(f"“{d.project.title}” only with “{d.requires.title}”")
     for g in now.groups:
-        lines.append("At most one of " + _names([p.id for p in g.projects], _titles(g)))
+        lines.append("At most one of " + graph.names([p.id for p in g.projects], _titles(g)))
     return lines
 
 

@@ -301,3 +301,15 @@ def _residents(r):
     return db.session.scalars(
         select(User).where(User.email.like("r%@eastside.test")).order_by(User.id)
     ).all()
+
+
+def test_every_bad_share_is_named_at_once(setup):
+    r, _, client = setup
+    food, education, place = r.priority_areas
+    before = saved_state(r)
+    page = client.post(f"{base(r)}/shares", shares(r, min0="70", max0="50", min1="45", max2="x"))
+    text = page.get_data(as_text=True)
+    assert error_of(text, f"max_{place.id}") == "Enter a percentage like 20 or 12.5."
+    assert error_of(text, f"max_{food.id}") == "The maximum is below the minimum (70%)."
+    assert error_of(text, "minimums") == "The minimums add up to 115%; at most 100% can be."
+    assert saved_state(r) == before
