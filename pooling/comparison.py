@@ -88,6 +88,8 @@ def use_compared_run(funding_round: FundingRound, run_id: int, *, actor: User) -
     run = db.session.get(AllocationRun, run_id)
     if run is None or run.round_id != funding_round.id or run.comparison_id is None:
         raise ValidationFailed([(None, "Choose one of this round's compared results.")])
+    if run.chosen:  # choosing it again would only throw its documents away
+        raise ValidationFailed([(None, "This result is already the round's allocation.")])
     use_run(run, actor=actor)
     record(
         "allocation.chosen",

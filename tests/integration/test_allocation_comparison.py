@@ -157,6 +157,13 @@ def test_a_closed_round_stays_closed_until_a_compared_result_is_used(setup, clie
     assert client.post(f"{compare_url(r)}/runs/{greedy.id}/use").status_code == 302
     db.session.expire_all()
     assert r.status == RoundStatus.ALLOCATED and chosen_run(r).id == greedy.id
+    # Using it again is refused (it would only throw the round's documents away).
+    again = client.post(f"{compare_url(r)}/runs/{greedy.id}/use")
+    assert again.status_code == 302
+    page = client.get(compare_url(r)).get_data(as_text=True)
+    assert "This result is already the round&#39;s allocation." in page
+    db.session.expire_all()
+    assert chosen_run(r).id == greedy.id
 
 
 def test_comparing_an_open_round_is_refused(app, client):
