@@ -264,7 +264,7 @@ def execute(
                 code=why.code,
                 explanation=why.text,
                 numbers=dict(why.numbers),
-                related=[int(p) for p in why.related],
+                related=[int(p) for p in why.related if p.isdigit()],  # project ids
             )
         )
     kinds = {source.id: source.kind for source in instance.sources}

@@ -136,22 +136,17 @@ def test_the_threshold_and_volunteer_hours_reach_the_optimizer(app, client):
     assert "Its support of 1 is below the minimum of 2 needed to be funded." in page
 
 
-@pytest.mark.parametrize(
-    ("completion", "expected", "label"),
-    [
+def test_equal_shares_runs_with_the_completion_chosen_on_the_form(round_, client):
+    for completion, expected, label in [
         ("none", {"Garden"}, "Equal shares (completion: None)"),
         ("add1", {"Garden", "Tutoring"}, "Equal shares (completion: Add 1 (default))"),
         ("add1-greedy", {"Garden", "Tutoring"}, "Equal shares (completion: Add 1, then greedy)"),
-    ],
-)
-def test_equal_shares_runs_with_the_completion_chosen_on_the_form(
-    round_, client, completion, expected, label
-):
-    page = run(client, round_, "equal-shares", completion)
-    stored = chosen_run(round_)
-    assert (stored.rule, stored.completion) == ("equal-shares", completion)
-    assert funded(round_) == expected and label in page
-    assert stored.voters == 3 and stored.voters_served == 3
+    ]:
+        page = run(client, round_, "equal-shares", completion)
+        stored = chosen_run(round_)
+        assert (stored.rule, stored.completion) == ("equal-shares", completion)
+        assert funded(round_) == expected and label in page
+        assert stored.voters == 3 and stored.voters_served == 3
 
 
 def test_a_bad_rule_or_completion_is_named_next_to_the_field(round_, client):
