@@ -24,9 +24,9 @@ from commonpot.rounds import services as rounds
 from surveys import eligibility
 from surveys.services import submit_response
 
-from . import allocation, grants, issuing, pledges, treasury
-from .models import Condition, Instrument, PaymentMethod, PledgeState, TargetKind
-from .terms import set_terms
+from . import allocation, constraints, grants, issuing, pledges, treasury
+from .models import Condition, Instrument, OverflowRule, PaymentMethod, PledgeState, TargetKind
+from .terms import set_project_funding, set_terms
 
 SLUG = "eastside"
 PASSWORD = "commonpot-demo"
@@ -401,7 +401,43 @@ def seed() -> bool:
     # The first residents have not answered yet, so a visitor can try the survey as them.
     _participate(autumn, residents[10:], {t: p for t, *_, p in OPEN_PROJECTS}, rng, share=0.55)
     _collect(autumn, organizer, rng, share=0.4)
+    _constraints(autumn, organizer, residents[10:], rng)
     return True
+
+
+def _constraints(r: FundingRound, organizer: User, residents: list[User], rng) -> None:
+    """What the assembly asked of the open round's allocation, and volunteers' hours."""
+    project = {p.title: p for p in r.projects}
+    area = {a.name: a.id for a in r.priority_areas}
+    shares = {a.id: (None, None) for a in r.priority_areas}
+    shares[area["Food security"]] = (2_000, None)  # at least 20% for the top priority
+    shares[area["Place security"]] = (None, 3_000)  # at most 30%
+    constraints.set_area_shares(r, shares, actor=organizer)
+    constraints.set_min_support(r, 15, actor=organizer)
+    constraints.add_dependency(
+        r,
+        project["Teaching Kitchen Classes"].id,
+        project["Community Fridge and Pantry"].id,
+        actor=organizer,
+    )
+    constraints.add_incompatible(  # one city planting crew this autumn
+        r,
+        [project["Tree Planting on Euclid Avenue"].id, project["Rain Garden at the Library"].id],
+        actor=organizer,
+    )
+    for title, needed in (("Seniors' Digital Help Desk", 60), ("Homework Help Hotline", 120)):
+        set_project_funding(
+            project[title],
+            actor=organizer,
+            min_cents=None,
+            optimum_cents=None,
+            max_cents=None,
+            overflow=OverflowRule.REFUSE,
+            hours_needed=needed,
+        )
+    for user in residents[:24]:
+        title = rng.choice(["Seniors' Digital Help Desk", "Homework Help Hotline"])
+        pledges.pledge_hours(r, user, project[title], hours=rng.choice([2, 4, 4, 6, 8]))
 
 
 LOGINS = f"""

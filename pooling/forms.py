@@ -14,7 +14,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from commonpot.forms import MoneyField, choices
 
-from .allocation import RULES
+from .allocation import COMPLETIONS, DEFAULT_COMPLETION, RULES
 
 
 class GrantForm(FlaskForm):
@@ -38,9 +38,26 @@ class GrantForm(FlaskForm):
     submit = SubmitField("Add grant")
 
 
+def _completion_field():
+    return RadioField(
+        "Equal shares' completion",
+        choices=choices(COMPLETIONS.items()),
+        default=DEFAULT_COMPLETION,
+        validate_choice=False,  # the service names a bad choice next to the field
+    )
+
+
 class AllocateForm(FlaskForm):
-    rule = RadioField("Rule", choices=choices(RULES.items()), default="max-welfare")
+    rule = RadioField(
+        "Rule", choices=choices(RULES.items()), default="max-welfare", validate_choice=False
+    )
+    completion = _completion_field()
     submit = SubmitField("Run the allocation")
+
+
+class CompareForm(FlaskForm):
+    completion = _completion_field()
+    submit = SubmitField("Compare the rules")
 
 
 class ActionForm(FlaskForm):

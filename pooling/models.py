@@ -6,6 +6,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -364,6 +365,7 @@ class AllocationRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("funding_round.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(30))
+    completion: Mapped[str | None] = mapped_column(String(20))  # equal shares only
     solver_status: Mapped[str] = mapped_column(String(30))
     input_sha256: Mapped[str] = mapped_column(String(64))
     snapshot: Mapped[str] = mapped_column(Text)  # canonical JSON of the optimizer's input
@@ -371,7 +373,16 @@ class AllocationRun(db.Model):
     available_cents: Mapped[int] = mapped_column(BigInteger)
     allocated_cents: Mapped[int] = mapped_column(BigInteger)
     seconds: Mapped[str] = mapped_column(String(20))
+    # The optimizer's remarks on the whole outcome (e.g. an area share it could not meet).
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Ballots in the input, and how many of them support at least one funded project.
+    voters: Mapped[int | None] = mapped_column(Integer)
+    voters_served: Mapped[int | None] = mapped_column(Integer)
     chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the run was made side by side with the other rules (not chosen by that).
+    comparison_id: Mapped[int | None] = mapped_column(
+        ForeignKey("allocation_comparison.id", ondelete="SET NULL")
+    )
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
@@ -394,7 +405,13 @@ class ProjectOutcome(db.Model):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
     funded: Mapped[bool] = mapped_column(Boolean)
     support: Mapped[int] = mapped_column(BigInteger)
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # the explanation, when unfunded
+    # The optimizer's explanation as it gave it: a code, the text (project ids quoted),
+    # its numbers and the other projects it names (project ids).
+    code: Mapped[str] = mapped_column(String(40), default="")
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    numbers: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    related: Mapped[list[int]] = mapped_column(JSON, default=list)
 
     run: Mapped[AllocationRun] = relationship(back_populates="outcomes")
     project: Mapped[Project] = relationship()
@@ -491,3 +508,15 @@ class SigningCredential(db.Model):
     community: Mapped[Community] = relationship()
 
     __table_args__ = (UniqueConstraint("user_id", "community_id"),)
+
+
+# The constraints and comparisons live in their own module; importing them here registers
+# them wherever the models are loaded.
+from .allocation_models import (  # noqa: E402, F401
+    AllocationComparison,
+    AreaShareBound,
+    IncompatibleGroup,
+    IncompatibleMember,
+    ProjectDependency,
+    SupportThreshold,
+)

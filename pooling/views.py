@@ -70,7 +70,12 @@ def allocation_view(community: Community, round_id: int):
         abort(403)
     if form.validate_on_submit():
         run = attempt(
-            form, allocation.run_allocation, funding_round, form.rule.data, actor=current_user
+            form,
+            allocation.run_allocation,
+            funding_round,
+            form.rule.data,
+            completion=form.completion.data,
+            actor=current_user,
         )
         if run:
             flash(
@@ -83,6 +88,10 @@ def allocation_view(community: Community, round_id: int):
         for message in form.form_errors:
             flash(message, "error")
     run = allocation.chosen_run(funding_round)
+    if run is not None and not form.is_submitted():  # the form starts from the run shown
+        form.rule.data = run.rule
+        form.completion.data = run.completion or allocation.DEFAULT_COMPLETION
+    status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
     staff = organizer or current_user.has_role(community.id, Role.BOARD)
     if not staff and funding_round.status not in (RoundStatus.APPROVED, RoundStatus.SETTLED):
         abort(403)  # residents see the allocation once the board has approved it
@@ -97,7 +106,9 @@ def allocation_view(community: Community, round_id: int):
         locked=allocation.is_locked(funding_round),
         documents=issuing.documents_of(funding_round),
         action_form=ActionForm(),
-    )
+        completions=allocation.COMPLETIONS,
+        rules=allocation.RULES,
+    ), status
 
 
 @bp.get("/c/<slug>/rounds/<int:round_id>/documents")
@@ -182,5 +193,7 @@ def verify():
     return render_template("pooling/verify.html", form=form, verdict=verdict, issued=issued)
 
 
+from . import comparison_views as _comparison_views  # noqa: E402, F401
+from . import constraint_views as _constraint_views  # noqa: E402, F401
 from . import pledge_views  # noqa: E402, F401
 from . import treasury_views as _treasury_views  # noqa: E402, F401

@@ -73,3 +73,32 @@ def open_round(
     rounds.transition(r, RoundStatus.OPEN, actor=organizer)
     db.session.commit()
     return r
+
+
+def voted_round(
+    c: Community,
+    people: dict[str, list[User]],
+    projects,
+    ballots: list[set[int]],
+    *,
+    pot_cents: int,
+    close: bool = True,
+):
+    """An open round (projects as for `open_round`) where residents 1, 2, ... approve the
+    projects at the given positions, resident 1 gives `pot_cents` to the common pot, and
+    (by default) the round is closed."""
+    from commonpot.models import RoundStatus
+    from pooling.pledges import confirm_pledge, make_pledge
+    from surveys.services import submit_response
+
+    organizer = people["organizer"][0]
+    r = open_round(c, organizer, projects=projects)
+    ranks = {a.id: i for i, a in enumerate(r.priority_areas, 1)}
+    for voter, picks in zip(people["residents"], ballots, strict=False):
+        submit_response(r, voter, rankings=ranks, votes={r.projects[i].id for i in picks})
+    donor = people["residents"][0]
+    confirm_pledge(make_pledge(r, donor, amount_cents=pot_cents), donor)
+    if close:
+        rounds.transition(r, RoundStatus.CLOSED, actor=organizer)
+    db.session.commit()
+    return r

@@ -16,6 +16,7 @@ from commonpot.extensions import db
 from commonpot.models import RoundStatus
 from commonpot.rounds.services import transition
 from pooling.allocation import run_allocation
+from pooling.constraints import add_dependency, add_incompatible
 from pooling.issuing import generate_documents
 from pooling.models import Document, Notice
 from pooling.notices import notify
@@ -66,6 +67,9 @@ POLICY = {
     "pooling.ledger_view": "L 403 403 403 200 403",
     "pooling.ledger_csv": "L 403 403 403 200 403",
     "pooling.allocation_view": "L 403 403 403 200 200",  # allocated, not yet approved
+    # The board signs the report, so it may read what the other rules would have funded.
+    "pooling.compare": "L 403 403 403 200 200",
+    "pooling.constraints_page": "L 403 403 403 200 403",
     "pooling.documents": "L 403 403 403 200 200",
     "pooling.download": "L 403 403 403 200 200",
 }
@@ -87,6 +91,13 @@ POST_ONLY = {
     "pooling.treasury_collect",
     "pooling.treasury_refund",
     "pooling.treasury_disburse",
+    "pooling.constraint_shares",
+    "pooling.constraint_threshold",
+    "pooling.constraint_dependency",
+    "pooling.constraint_dependency_delete",
+    "pooling.constraint_incompatible",
+    "pooling.constraint_incompatible_delete",
+    "pooling.use_compared",
 }
 PUBLIC_POSTS = {
     "auth.login",
@@ -110,11 +121,14 @@ def world(app):
     pledge = make_pledge(open_round, resident, amount_cents=2_500)
     confirm_pledge(pledge, resident)
     notify(resident, open_round, "test", "hello", pledge=pledge)
+    first, second = open_round.projects[:2]
+    dependency = add_dependency(open_round, second.id, first.id, actor=organizer)
+    group = add_incompatible(open_round, [first.id, open_round.projects[2].id], actor=organizer)
     allocated = factories.open_round(a, organizer)
     ranks = {x.id: i for i, x in enumerate(allocated.priority_areas, 1)}
     submit_response(allocated, resident, rankings=ranks, votes={allocated.projects[0].id})
     transition(allocated, RoundStatus.CLOSED, actor=organizer)
-    run_allocation(allocated, "greedy", actor=organizer)
+    run = run_allocation(allocated, "greedy", actor=organizer)
     generate_documents(allocated, actor=organizer)
     db.session.commit()
     document = db.session.scalars(select(Document).filter_by(round_id=allocated.id)).first()
@@ -140,6 +154,9 @@ def world(app):
             "token": "not-a-token",
             "action": "close",
             "role": "board",
+            "dependency_id": dependency.id,
+            "group_id": group.id,
+            "run_id": run.id,
         },
     }
 
@@ -148,7 +165,13 @@ def _rules(app):
     return [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP]
 
 
-AFTER_ALLOCATION = ("pooling.documents", "pooling.download", "pooling.allocation_view")
+AFTER_ALLOCATION = (
+    "pooling.documents",
+    "pooling.download",
+    "pooling.allocation_view",
+    "pooling.compare",
+    "pooling.use_compared",
+)
 
 
 def _url(app, rule, world) -> str:

@@ -33,7 +33,7 @@ from pooling.models import (
     PledgeShare,
     TargetKind,
 )
-from pooling.pledges import confirm_pledge, make_pledge
+from pooling.pledges import confirm_pledge, make_pledge, pledge_hours
 from pooling.settlement import pledge_allocations
 from pooling.terms import set_project_funding, set_terms
 from pooling.treasury import collect_pledge
@@ -170,6 +170,9 @@ def build_round():
         votes = {garden.id, tutoring.id} | ({safety.id} if i % 3 == 0 else set())
         submit_response(r, resident, rankings=ranks, votes=votes)
     _pledges(r, residents, organizer)
+    # Garden needs 40 volunteer hours: a project short of hours is never funded.
+    pledge_hours(r, residents[0], garden, hours=25)
+    pledge_hours(r, residents[1], garden, hours=15)
     transition(r, RoundStatus.CLOSED, actor=organizer)
     run = run_allocation(r, "max-welfare", actor=organizer)
     db.session.commit()
@@ -349,7 +352,7 @@ def test_term_sheet_targets_tranches_and_risks(issued: Issued) -> None:
     assert "Minimum $1,500.00 reached" in text
     assert "Optimum $2,000.00 reached" in text
     assert "Maximum $2,500.00 not reached: $500.00 short" in text
-    assert "Volunteer hours: 0 offered of 40 needed." in text
+    assert "Volunteer hours: 40 offered of 40 needed." in text
     assert "Residents pledged $400.00 to this project alone." in text  # shares + donation
     assert re.search(r"1 · 50% on signature.*? \$1,000\.00 2 · 50% on the mid-point", text)
     assert "standard two-tranche plan" in text and "one member, one vote" in text
