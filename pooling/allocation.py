@@ -184,7 +184,7 @@ def run_allocation(funding_round: FundingRound, rule: str, *, actor: User) -> Al
                 project_id=project.id,
                 funded=why.funded,
                 support=support[str(project.id)],
-                reason="" if why.funded else why.text,
+                reason=why.text,  # why it was funded, or why not: shown as the optimizer says
             )
         )
     kinds = {source.id: source.kind for source in instance.sources}
@@ -246,6 +246,7 @@ def plan_table(run: AllocationRun) -> dict:
                 {
                     "project": project,
                     "support": outcome.support,
+                    "reason": outcome.reason,
                     **row,
                     "total": row["pool"] + row["earmark"] + sum(row["grants"].values()),
                 }

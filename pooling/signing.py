@@ -135,7 +135,10 @@ def issue_credential(
         attributes.append(x509.NameAttribute(NameOID.TITLE, _fit(role)))
     attributes.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email))
     key = ec.generate_private_key(ec.SECP256R1())
-    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:  # a board's own authority may not name its key
+        ski = x509.SubjectKeyIdentifier.from_public_key(ca_cert.public_key())
     # A credential never outlives the authority that vouches for it.
     until = min(datetime.now(UTC) + timedelta(days=valid_days), ca_cert.not_valid_after_utc)
     extensions = [
@@ -203,6 +206,22 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def encrypt_key(key_pem: bytes, passphrase: bytes) -> bytes:
+    """Re-encrypt an unencrypted PEM key (a brought authority's) for storage."""
+    key = _load_key(key_pem, None)
+    lock = serialization.BestAvailableEncryption(passphrase)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, lock)
+
+
+def issued_by(cert_pem: bytes, authority_cert_pem: bytes) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(authority_cert_pem))
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _load_key(key_pem: bytes, passphrase: bytes | None) -> CertificateIssuerPrivateKeyTypes:
     """Decrypt a stored key; a passphrase given for an unencrypted key is simply unused."""
     encrypted = b"ENCRYPTED" in key_pem[:200]
@@ -255,10 +274,15 @@ def sign_pdf(
         when = when.replace(tzinfo=UTC)
 
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    taken = [name for name, _, _ in fields.enumerate_sig_fields(writer.prev)]
-    if field_name in taken:
+    existing = {str(name): value for name, value, _ in fields.enumerate_sig_fields(writer.prev)}
+    if existing.get(field_name) is not None:
         raise ValueError(f"the document already has a signature field named {field_name!r}")
-    box = stamp_box(len(taken), _page_size(writer.prev, -1))
+    # A field placed in advance (the project lead's block) is filled where it is;
+    # any other signature gets a new stamp in the zone at the bottom of the last page.
+    new_field = None
+    if field_name not in existing:
+        box = stamp_box(_stamps_in_zone(writer.prev), _page_size(writer.prev, -1))
+        new_field = fields.SigFieldSpec(field_name, on_page=-1, box=box)
 
     der_key = key.private_bytes(DER, serialization.PrivateFormat.PKCS8, _PLAIN)
     signer = signers.SimpleSigner(
@@ -283,7 +307,7 @@ def sign_pdf(
         meta,
         signer,
         stamp_style=_stamp_style(lines),
-        new_field_spec=fields.SigFieldSpec(field_name, on_page=-1, box=box),
+        new_field_spec=new_field,
     )
     out = asyncio.run(_sign(pdf_signer, writer, when, text))
     return out.getvalue()
@@ -328,6 +352,41 @@ def stamp_box(index: int, page_size: tuple[float, float] = A4) -> tuple[int, int
     x1 = STAMP_MARGIN_X + column * (stamp_w + STAMP_GAP_X)
     y2 = STAMP_ZONE_TOP - row * (stamp_h + STAMP_GAP_Y)
     return (round(x1), round(y2 - stamp_h), round(x1 + stamp_w), round(y2))
+
+
+def place_signature_field(pdf: bytes, field_name: str, page: int, box: tuple) -> bytes:
+    """Add an empty signature field at ``box`` on ``page``, for a signer whose stamp has a
+    place of its own on the page (the project lead's acceptance block)."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    spec = fields.SigFieldSpec(field_name, on_page=page, box=tuple(round(v) for v in box))
+    fields.append_signature_field(writer, spec)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def has_empty_field(pdf: bytes, field_name: str) -> bool:
+    reader = PdfFileReader(BytesIO(pdf))
+    return any(
+        str(name) == field_name
+        for name, _, _ in fields.enumerate_sig_fields(reader, filled_status=False)
+    )
+
+
+def _stamps_in_zone(reader: PdfFileReader) -> int:
+    """How many signature widgets already sit in the stamp zone (fields placed elsewhere,
+    such as the lead's, do not take a place in it)."""
+    count = 0
+    for _name, _value, ref in fields.enumerate_sig_fields(reader):
+        field = ref.get_object()
+        widgets = [field] if "/Rect" in field else [k.get_object() for k in field.get("/Kids", ())]
+        if not widgets:
+            count += 1  # an invisible signature: it took a place when it was made
+            continue
+        rect = [float(v) for v in widgets[0].get("/Rect", (0, 0, 0, 0))]
+        if max(rect[1], rect[3]) <= STAMP_ZONE_TOP + 1 or rect == [0.0, 0.0, 0.0, 0.0]:
+            count += 1
+    return count
 
 
 def _page_size(reader: PdfFileReader, page_ix: int) -> tuple[float, float]:
