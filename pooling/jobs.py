@@ -238,7 +238,6 @@ def run_job(job_id: int) -> JobStatus | None:
     job = db.session.get(Job, job_id)
     if not claimed or job is None:
         return job.status if job else None
-    g.community = job.round.community  # dates on the documents in the community's time
     try:
         if job.kind == JobKind.GENERATE:
             _generate(job)

@@ -92,6 +92,8 @@ def downgrade():
     with op.batch_alter_table('signature', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_signature_document_id_user_id_role'), type_='unique')
         batch_op.create_unique_constraint(batch_op.f('uq_signature_document_id_user_id'), ['document_id', 'user_id'])
+        batch_op.drop_constraint(op.f('ck_signature_key_source'), type_='check')
+        batch_op.drop_constraint(op.f('ck_signature_signer_role'), type_='check')
         batch_op.drop_column('cert_sha256')
         batch_op.drop_column('key_source')
         batch_op.drop_column('role')

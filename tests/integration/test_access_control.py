@@ -17,7 +17,7 @@ from commonpot.models import RoundStatus
 from commonpot.rounds.services import transition
 from pooling.allocation import run_allocation
 from pooling.issuing import generate_documents
-from pooling.models import Document, Notice
+from pooling.models import Document, Job, JobKind, JobStatus, Notice
 from pooling.notices import notify
 from pooling.pledges import confirm_pledge, make_pledge
 from surveys.services import submit_response
@@ -66,8 +66,11 @@ POLICY = {
     "pooling.ledger_view": "L 403 403 403 200 403",
     "pooling.ledger_csv": "L 403 403 403 200 403",
     "pooling.allocation_view": "L 403 403 403 200 200",  # allocated, not yet approved
-    "pooling.documents": "L 403 403 403 200 200",
-    "pooling.download": "L 403 403 403 200 200",
+    # "resident" leads the allocated round's funded project: they see its term sheet.
+    "pooling.documents": "L 200 403 403 200 200",
+    "pooling.download": "L 403 403 403 200 200",  # the report: not the lead's to read yet
+    "pooling.job_status": "L 403 403 403 200 200",
+    "pooling.signing_authority": "L 403 403 403 200 403",
 }
 # Routes that only take POST: refused without a CSRF token, refused to outsiders.
 POST_ONLY = {
@@ -80,6 +83,9 @@ POST_ONLY = {
     "rounds.remove_project",
     "pooling.generate",
     "pooling.sign",
+    "pooling.sign_document",
+    "pooling.accept_terms",
+    "pooling.new_version",
     "pooling.cancel",
     "pooling.confirm",
     "pooling.reconfirm",
@@ -113,11 +119,17 @@ def world(app):
     allocated = factories.open_round(a, organizer)
     ranks = {x.id: i for i, x in enumerate(allocated.priority_areas, 1)}
     submit_response(allocated, resident, rankings=ranks, votes={allocated.projects[0].id})
+    confirm_pledge(make_pledge(allocated, other, amount_cents=300_000), other)
+    allocated.projects[0].lead_id = resident.id  # funded: its term sheet is the lead's
     transition(allocated, RoundStatus.CLOSED, actor=organizer)
     run_allocation(allocated, "greedy", actor=organizer)
     generate_documents(allocated, actor=organizer)
+    job = Job(kind=JobKind.GENERATE, round_id=allocated.id, status=JobStatus.DONE)
+    db.session.add(job)
     db.session.commit()
-    document = db.session.scalars(select(Document).filter_by(round_id=allocated.id)).first()
+    document = db.session.scalars(
+        select(Document).filter_by(round_id=allocated.id).order_by(Document.id)
+    ).first()
     notice = db.session.scalars(select(Notice)).first()
     return {
         "users": {
@@ -136,6 +148,7 @@ def world(app):
             "notice_id": notice.id,
             "user_id": resident.id,
             "document_id": document.id,
+            "job_id": job.id,
             "filename": document.filename,
             "token": "not-a-token",
             "action": "close",
@@ -148,7 +161,15 @@ def _rules(app):
     return [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP]
 
 
-AFTER_ALLOCATION = ("pooling.documents", "pooling.download", "pooling.allocation_view")
+AFTER_ALLOCATION = (
+    "pooling.documents",
+    "pooling.download",
+    "pooling.allocation_view",
+    "pooling.job_status",
+    "pooling.sign_document",
+    "pooling.accept_terms",
+    "pooling.new_version",
+)
 
 
 def _url(app, rule, world) -> str:

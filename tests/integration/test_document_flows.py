@@ -1,0 +1,197 @@
+"""Signing as the board and the project lead do it, through the pages: quorum per document,
+one signature per person and version, corrections as new versions, own PKCS#12 keys, and
+what `verify` says about current and superseded files."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from commonpot.extensions import db
+from commonpot.models import Community, RoundStatus, User
+from commonpot.rounds.services import transition
+from pooling import signing
+from pooling.allocation import run_allocation
+from pooling.authority import key_passphrase
+from pooling.issuing import generate_documents
+from pooling.jobs import join_threads
+from pooling.models import Document, KeySource, SignerRole
+from pooling.pkcs12 import make_pkcs12
+from pooling.pledges import confirm_pledge, make_pledge
+from surveys.services import submit_response
+from tests import factories
+
+
+def allocated_round(titles=("Garden", "Tutoring", "Safety App")):
+    """Garden ($3,000) and Tutoring ($4,000) funded from a $7,000 pot; Garden's lead is
+    Resident 1, a member."""
+    community, people = factories.community()
+    organizer = people["organizer"][0]
+    r = factories.open_round(
+        community,
+        organizer,
+        projects=((titles[0], 0, 300_000), (titles[1], 1, 400_000), (titles[2], 2, 500_000)),
+    )
+    garden, tutoring, _ = r.projects
+    lead = people["residents"][0]
+    garden.lead_id = lead.id
+    ranks = {a.id: i for i, a in enumerate(r.priority_areas, 1)}
+    for resident in people["residents"]:
+        submit_response(r, resident, rankings=ranks, votes={garden.id, tutoring.id})
+    pledger = people["residents"][1]
+    confirm_pledge(make_pledge(r, pledger, amount_cents=700_000), pledger)
+    transition(r, RoundStatus.CLOSED, actor=organizer)
+    run_allocation(r, "greedy", actor=organizer)
+    db.session.commit()
+    return r, people
+
+
+def current(r) -> dict[str, Document]:
+    docs = db.session.scalars(select(Document).filter_by(round_id=r.id, superseded_at=None))
+    return {d.slot: d for d in docs}
+
+
+def own_key_file(community: Community, user: User, password: str) -> bytes:
+    """A PKCS#12 file the community's authority issued to ``user``, as the board would hand it."""
+    issued = signing.issue_credential(
+        signing.Authority(community.authority_key_pem, community.authority_cert_pem),
+        name=user.name,
+        email=user.email,
+        role="Board member",
+        authority_passphrase=key_passphrase(),
+    )
+    return make_pkcs12(user.name, issued.cert_pem, issued.key_pem, password)
+
+
+def verify_json(runner, tmp_path, pdf: bytes) -> dict:
+    path = tmp_path / "check.pdf"
+    path.write_bytes(pdf)
+    result = runner.invoke(args=["verify", str(path), "--json"])
+    return json.loads(result.output.splitlines()[0]) | {"exit": result.exit_code}
+
+
+def test_quorum_versions_and_the_leads_acceptance(app, make_client, runner, tmp_path):
+    r, people = allocated_round()
+    base = f"/c/eastside/rounds/{r.id}"
+    organizer, b1, b2, lead, other = (make_client() for _ in range(5))
+    organizer.login("organizer@eastside.test")
+    b1.login("board1@eastside.test")
+    b2.login("board2@eastside.test")
+    lead.login("r1@eastside.test")
+    other.login("r2@eastside.test")
+
+    # Generating is a job; its row says when it is done.
+    assert organizer.post(f"{base}/documents/generate").status_code == 302
+    join_threads(app)
+    docs = current(r)
+    garden_slot = f"term_sheet:{r.projects[0].id}"
+    assert set(docs) == {"report", garden_slot, f"term_sheet:{r.projects[1].id}"}
+    report, garden = docs["report"], docs[garden_slot]
+    assert garden.lead_id == people["residents"][0].id
+    assert docs[f"term_sheet:{r.projects[1].id}"].lead_id is None  # no lead member named
+
+    # Board member 1 signs the report alone; never the same version twice.
+    assert b1.post(f"{base}/documents/{report.id}/sign").status_code == 302
+    again = b1.post(f"{base}/documents/{report.id}/sign")
+    assert again.status_code == 422 and "already signed this version" in again.get_data(True)
+    # Residents do not sign as the board; a board member cannot use a colleague's key.
+    assert lead.post(f"{base}/documents/{garden.id}/sign").status_code == 403
+    community = r.community
+    colleague = own_key_file(community, people["board"][1], "pw")
+    refused = b1.post(
+        f"{base}/documents/{garden.id}/sign",
+        {"p12": (io.BytesIO(colleague), "b2.p12"), "password": "pw"},
+    )
+    assert refused.status_code == 422
+    assert "not to your account (board1@eastside.test)" in refused.get_data(True)
+    wrong = b1.post(
+        f"{base}/documents/{garden.id}/sign",
+        {"p12": (io.BytesIO(colleague), "b2.p12"), "password": "nope"},
+    )
+    assert "password is wrong" in wrong.get_data(True)
+    mine = own_key_file(community, people["board"][0], "pw")
+    signed = b1.post(
+        f"{base}/documents/{garden.id}/sign",
+        {"p12": (io.BytesIO(mine), "me.p12"), "password": "pw"},
+    )
+    assert signed.status_code == 302
+    assert [s.key_source for s in current(r)[garden_slot].signatures] == [KeySource.OWN]
+
+    # Signed documents are locked: no regeneration, a correction is a new version.
+    organizer.post(f"{base}/documents/generate")
+    page = organizer.get(f"{base}/documents").get_data(True)
+    assert "Signing has started" in page
+    empty = organizer.post(f"{base}/documents/{report.id}/versions", {"reason": " "})
+    assert empty.status_code == 422 and "Say what the new version corrects." in empty.get_data(True)
+    fixed = organizer.post(
+        f"{base}/documents/{report.id}/versions", {"reason": "Board list was out of date"}
+    )
+    assert fixed.status_code == 302
+    join_threads(app)
+    db.session.expire_all()
+    report_v1 = db.session.get(Document, report.id)
+    report_v2 = current(r)["report"]
+    assert report_v1.superseded_at is not None and [s.user.name for s in report_v1.signatures] == [
+        "Board Member 1"
+    ]
+    assert (report_v2.version, report_v2.reason) == (2, "Board list was out of date")
+    assert report_v2.filename.endswith("-allocation-report-v2.pdf") and not report_v2.signatures
+    page = b2.get(f"{base}/documents").get_data(True)
+    assert "Corrects version 1: Board list was out of date" in page
+    assert "superseded" in page and page.count("Board Member 1") >= 2
+    stale = b2.post(f"{base}/documents/{report_v1.id}/sign")
+    assert stale.status_code == 422 and "superseded" in stale.get_data(True)
+    old_file = b2.get(f"{base}/documents/{report_v1.id}/{report_v1.filename}")
+    assert old_file.status_code == 200 and old_file.data == report_v1.pdf
+
+    # The lead accepts their own term sheet, once; nobody else can.
+    assert other.post(f"{base}/documents/{garden.id}/accept").status_code == 403
+    assert "Accept the terms and sign" in lead.get(f"{base}/documents").get_data(True)
+    assert lead.get(f"{base}/documents/{report_v2.id}/{report_v2.filename}").status_code == 403
+    assert lead.post(f"{base}/documents/{garden.id}/accept").status_code == 302
+    twice = lead.post(f"{base}/documents/{garden.id}/accept")
+    assert twice.status_code == 422 and "already been accepted" in twice.get_data(True)
+
+    # Quorum counts board signatures on current versions only, the lead's not at all.
+    assert b1.post(f"{base}/documents/sign").status_code == 302  # report v2 and Tutoring
+    db.session.expire_all()
+    assert r.status == RoundStatus.ALLOCATED
+    sheet = current(r)[garden_slot]
+    assert [s.role for s in sheet.signatures] == [SignerRole.BOARD, SignerRole.LEAD]
+    before_board_2 = sheet.pdf
+    assert b2.post(f"{base}/documents/sign").status_code == 302
+    db.session.expire_all()
+    assert r.status == RoundStatus.APPROVED
+    assert all(len(d.board_signatures()) == 2 for d in current(r).values())
+    assert len(report_v1.board_signatures()) == 1  # superseded: left as it was
+
+    # verify: the current and the superseded version pass, and say which they are.
+    now = verify_json(runner, tmp_path, current(r)[garden_slot].pdf)
+    assert now["ok"] and now["exit"] == 0 and now["document"]["state"] == "current"
+    assert [(s["name"], s["role"]) for s in now["signers"]] == [
+        ("Board Member 1", "board"),
+        ("Resident 1", "lead"),
+        ("Board Member 2", "board"),
+    ]
+    old = verify_json(runner, tmp_path, report_v1.pdf)
+    assert old["ok"] and old["document"]["state"] == "superseded"
+    assert old["document"]["version"] == 1
+    halfway = verify_json(runner, tmp_path, before_board_2)  # downloaded before board 2 signed
+    assert halfway["ok"] and halfway["document"]["signatures_in_file"] == 2
+    assert halfway["document"]["signatures_now"] == 3
+    text = runner.invoke(args=["verify", str(tmp_path / "check.pdf")]).output
+    assert "valid" in text and "Resident 1 (project lead)" in text
+
+
+def test_titles_with_markup_come_out_as_text(app):
+    """A project's title is the organizer's text: it is escaped, never rendered as HTML."""
+    title = '<script>alert("x")</script> & <b>Bold</b>'
+    r, people = allocated_round(titles=(title, "Tutoring", "Safety App"))
+    docs = generate_documents(r, actor=people["organizer"][0])
+    for document in docs[:2]:  # the report and the garden's term sheet
+        text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(document.pdf)).pages)
+        assert '<script>alert("x")</script> & <b>Bold</b>' in " ".join(text.split())
+    db.session.rollback()
