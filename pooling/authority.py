@@ -146,7 +146,7 @@ def bring_authority(
         actor_id=actor.id if actor else None,
         cert_sha256=_fingerprint(keys.cert_pem),
         holds_key=brought.holds_key,
-        subject=pkcs12.common_name(x509.load_pem_x509_certificate(keys.cert_pem)),
+        authority=pkcs12.common_name(x509.load_pem_x509_certificate(keys.cert_pem)),
     )
     return brought
 

@@ -16,7 +16,7 @@ from commonpot.rounds.services import transition
 from pooling import signing
 from pooling.allocation import run_allocation
 from pooling.authority import key_passphrase
-from pooling.issuing import generate_documents
+from pooling.issuing import generate_documents, sign_round
 from pooling.jobs import join_threads
 from pooling.models import Document, KeySource, SignerRole
 from pooling.pkcs12 import make_pkcs12
@@ -195,3 +195,101 @@ def test_titles_with_markup_come_out_as_text(app):
         text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(document.pdf)).pages)
         assert '<script>alert("x")</script> & <b>Bold</b>' in " ".join(text.split())
     db.session.rollback()
+
+
+def test_verify_refuses_any_change_after_the_last_signature(app, runner, tmp_path):
+    from tests.unit.test_signing import _add_annotation, _edit_metadata, _revise
+
+    r, people = allocated_round()
+    generate_documents(r, actor=people["organizer"][0])
+    for member in people["board"][:2]:
+        sign_round(r, member)
+    db.session.commit()
+    signed = current(r)["report"].pdf
+    good = verify_json(runner, tmp_path, signed)
+    assert good["ok"] and good["exit"] == 0 and len(good["signers"]) == 2
+
+    flipped = bytearray(signed)
+    flipped[len(signed) // 3] ^= 0x01  # inside what both signatures cover
+    changed = {
+        "byte": bytes(flipped),
+        "annotation": _revise(signed, _add_annotation),
+        "metadata": _revise(signed, _edit_metadata),
+    }
+    for what, pdf in changed.items():
+        verdict = verify_json(runner, tmp_path, pdf)
+        assert not verdict["ok"] and verdict["exit"] == 1, what
+        assert verdict["document"] is None, what  # and these bytes were never issued
+        expected = "changed after it was signed" if what == "byte" else "added after the last"
+        assert any(expected in p for p in verdict["problems"]), (what, verdict["problems"])
+
+
+def test_a_board_brings_its_own_authority(app, make_client, runner, tmp_path):
+    # At set-up, on the command line: the board's CA (with its key) replaces a generated one.
+    board_ca = signing.create_authority("Northside Board CA")
+    key_file = tmp_path / "ca.p12"
+    key_file.write_bytes(make_pkcs12("CA", board_ca.cert_pem, board_ca.key_pem, "pw"))
+    args = ["community", "create", "--name", "Northside", "--slug", "northside"]
+    args += ["--organizer-email", "ada@north.test", "--organizer-name", "Ada"]
+    refused = runner.invoke(args=[*args, "--authority-p12", str(key_file)], input="wrong\n")
+    assert refused.exit_code == 1 and "password is wrong" in refused.output
+    assert db.session.scalar(select(Community).filter_by(slug="northside")) is None
+    made = runner.invoke(
+        args=[*args, "--authority-p12", str(key_file), "--authority-p12-password", "pw"]
+    )
+    assert made.exit_code == 0, made.output
+    north = db.session.scalar(select(Community).filter_by(slug="northside"))
+    assert north.authority_cert_pem == board_ca.cert_pem and north.authority_key_pem
+    from pooling.authority import trusted_roots
+    from pooling.models import AuthoritySource, SigningAuthority
+
+    rows = db.session.scalars(select(SigningAuthority).filter_by(community_id=north.id)).all()
+    assert [(a.source, a.retired_at) for a in rows] == [(AuthoritySource.BROUGHT, None)]
+    assert board_ca.cert_pem in trusted_roots()
+
+    # On the organizers' page: a certificate alone; members then sign with their own files.
+    r, people = allocated_round()
+    organizer, b1 = make_client(), make_client()
+    organizer.login("organizer@eastside.test")
+    b1.login("board1@eastside.test")
+    generated = r.community.authority_cert_pem
+    other_ca = signing.create_authority("Eastside Board CA")
+    cert_only = make_pkcs12("CA", other_ca.cert_pem, None, "")
+    bad = organizer.post("/c/eastside/authority", {"p12": (io.BytesIO(b"nonsense"), "x.p12")})
+    assert bad.status_code == 422 and "not a PKCS#12 file" in bad.get_data(True)
+    assert (
+        organizer.post(
+            "/c/eastside/authority", {"p12": (io.BytesIO(cert_only), "ca.p12"), "password": ""}
+        ).status_code
+        == 302
+    )
+    page = organizer.get("/c/eastside/authority").get_data(True)
+    assert "Eastside Board CA" in page and "brought by the board" in page
+    assert "its key stays with the board" in page
+    db.session.expire_all()
+    assert r.community.authority_key_pem is None
+    generate_documents(r, actor=people["organizer"][0])
+    db.session.commit()
+    report = current(r)["report"]
+    base = f"/c/eastside/rounds/{r.id}/documents/{report.id}/sign"
+    without = b1.post(base)
+    assert without.status_code == 422 and "sign with the PKCS#12 file" in without.get_data(True)
+    member = people["board"][0]
+    issued = signing.issue_credential(
+        other_ca, name=member.name, email=member.email, role="Board member"
+    )
+    own = make_pkcs12(member.name, issued.cert_pem, issued.key_pem, "pw")
+    assert b1.post(base, {"p12": (io.BytesIO(own), "me.p12"), "password": "pw"}).status_code == 302
+    checked = verify_json(runner, tmp_path, current(r)["report"].pdf)
+    assert checked["ok"] and checked["signers"][0]["trusted"], checked
+    # Nothing was signed or certified under the generated authority: it is not kept.
+    assert other_ca.cert_pem in trusted_roots() and generated not in trusted_roots()
+    # Replaced after signatures were made under it, an authority stays trusted.
+    third = signing.create_authority("Eastside Board CA 2")
+    replace = make_pkcs12("CA", third.cert_pem, third.key_pem, "pw")
+    upload = {"p12": (io.BytesIO(replace), "ca2.p12"), "password": "pw"}
+    assert organizer.post("/c/eastside/authority", upload).status_code == 302
+    assert "Earlier authorities (still trusted)" in organizer.get("/c/eastside/authority").get_data(
+        True
+    )
+    assert verify_json(runner, tmp_path, current(r)["report"].pdf)["ok"]
