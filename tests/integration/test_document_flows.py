@@ -293,3 +293,48 @@ def test_a_board_brings_its_own_authority(app, make_client, runner, tmp_path):
         True
     )
     assert verify_json(runner, tmp_path, current(r)["report"].pdf)["ok"]
+
+
+def test_a_lead_named_after_the_close_accepts_a_new_version(app, make_client):
+    r, people = allocated_round()
+    tutoring = r.projects[1]
+    base = f"/c/eastside/rounds/{r.id}"
+    organizer, lead = make_client(), make_client()
+    organizer.login("organizer@eastside.test")
+    lead.login("r3@eastside.test")
+    generate_documents(r, actor=people["organizer"][0])
+    db.session.commit()
+    sheet = current(r)[f"term_sheet:{tutoring.id}"]
+    assert sheet.lead_id is None
+    assert lead.post(f"{base}/documents/{sheet.id}/accept").status_code == 403
+
+    edit = f"{base}/projects/{tutoring.id}/edit"
+    form = {
+        "title": "Tutoring",
+        "description": "",
+        "priority_area_id": tutoring.priority_area_id,
+        "cost": "4000",
+        "lead_name": "",
+        "lead_id": people["residents"][2].id,
+    }
+    assert "Project lead (a member" in organizer.get(edit).get_data(True)
+    dearer = organizer.post(edit, form | {"cost": "4500"})
+    assert dearer.status_code == 422
+    assert "only the project&#39;s lead can be changed" in dearer.get_data(True)
+    stranger = organizer.post(edit, form | {"lead_id": 99999})
+    assert stranger.status_code == 422
+    assert organizer.post(edit, form).status_code == 302
+    db.session.expire_all()
+    assert tutoring.lead_id == people["residents"][2].id and tutoring.lead_display == "Resident 3"
+
+    fixed = organizer.post(f"{base}/documents/{sheet.id}/versions", {"reason": "Lead named"})
+    assert fixed.status_code == 302
+    join_threads(app)
+    newer = current(r)[f"term_sheet:{tutoring.id}"]
+    assert newer.version == 2 and newer.lead_id == people["residents"][2].id
+    text = " ".join(PdfReader(io.BytesIO(newer.pdf)).pages[-1].extract_text().split())
+    assert "represented by its lead" not in text and "Resident 3" in text
+    assert lead.post(f"{base}/documents/{newer.id}/accept").status_code == 302
+    db.session.expire_all()
+    accepted = current(r)[f"term_sheet:{tutoring.id}"].lead_signature()
+    assert accepted is not None and accepted.user.name == "Resident 3"
