@@ -249,7 +249,7 @@ def documents_of(funding_round: FundingRound) -> list[Document]:
         db.session.scalars(
             select(Document)
             .filter_by(round_id=funding_round.id, superseded_at=None)
-            .order_by(Document.kind.desc(), Document.project_id, Document.id)
+            .order_by(Document.kind, Document.project_id, Document.id)
         )
     )
 
