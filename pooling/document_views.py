@@ -90,6 +90,13 @@ def _back(community: Community, funding_round: FundingRound):
     return redirect(url_for("pooling.documents", slug=community.slug, round_id=funding_round.id))
 
 
+def _signed(community: Community, funding_round: FundingRound, message: str):
+    flash(message, "success")
+    if funding_round.status == RoundStatus.APPROVED:
+        flash("Quorum reached: the round is approved.", "success")
+    return _back(community, funding_round)
+
+
 @bp.get("/c/<slug>/rounds/<int:round_id>/documents")
 @requires(Role.ORGANIZER, Role.BOARD, Role.RESIDENT)
 def documents(community: Community, round_id: int):
@@ -138,10 +145,7 @@ def sign(community: Community, round_id: int):
     if form.validate_on_submit():
         count = attempt(form, approval.sign_round, funding_round, current_user, own=_own_key(form))
         if count:
-            flash(f"You signed {count} documents.", "success")
-            if funding_round.status == RoundStatus.APPROVED:
-                flash("Quorum reached: the round is approved.", "success")
-            return _back(community, funding_round)
+            return _signed(community, funding_round, f"You signed {count} documents.")
     return _page(community, funding_round, ("sign-all", form))
 
 
@@ -154,10 +158,7 @@ def sign_document(community: Community, round_id: int, document_id: int):
     if form.validate_on_submit():
         signed = attempt(form, approval.sign_document, document, current_user, own=_own_key(form))
         if signed:
-            flash(f"You signed {signed.filename}.", "success")
-            if funding_round.status == RoundStatus.APPROVED:
-                flash("Quorum reached: the round is approved.", "success")
-            return _back(community, funding_round)
+            return _signed(community, funding_round, f"You signed {signed.filename}.")
     return _page(community, funding_round, (f"sign-{document_id}", form))
 
 
