@@ -69,6 +69,7 @@ def _page(community: Community, funding_round: FundingRound, failed: tuple | Non
         if not any(s.user_id == current_user.id and s.role.value == "board" for s in d.signatures)
     ]
     job = jobs.latest_job(funding_round)
+    stale = job is not None and jobs.is_stale(job)
     forms = {"failed": failed}
     status = 422 if failed else 200
     return render_template(
@@ -79,6 +80,7 @@ def _page(community: Community, funding_round: FundingRound, failed: tuple | Non
         unsigned_by_me=unsigned_by_me,
         board=issuing.board_of(community),
         job=job,
+        stale=stale,
         locked=any(d.signatures for docs in slots for d in docs),
         forms=forms,
         SignForm=SignForm,

@@ -37,6 +37,7 @@ from .issuing import (
 from .models import Document, Job, JobKind, JobStatus
 
 __all__ = [
+    "is_stale",
     "join_threads",
     "latest_job",
     "perform",
@@ -67,6 +68,11 @@ def _stale_after() -> timedelta:
     return timedelta(seconds=current_app.config.get("JOB_STALE_SECONDS", STALE_SECONDS))
 
 
+def is_stale(job: Job) -> bool:
+    """A queued or running job with no sign of life for JOB_STALE_SECONDS: its worker died."""
+    return job.active and utcnow() - (job.heartbeat_at or job.created_at) >= _stale_after()
+
+
 def _make_room(funding_round: FundingRound) -> None:
     """Refuse while a live job works on the round; fail a job whose worker went silent."""
     active = db.session.scalar(
@@ -77,7 +83,7 @@ def _make_room(funding_round: FundingRound) -> None:
     if active is None:
         return
     last_sign = active.heartbeat_at or active.created_at
-    if utcnow() - last_sign < _stale_after():
+    if not is_stale(active):
         raise IllegalTransition(
             f"Documents are already being made ({active.done} of {active.total or '?'})."
         )

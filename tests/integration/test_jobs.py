@@ -20,7 +20,7 @@ from commonpot.extensions import db
 from commonpot.models import RoundStatus
 from commonpot.rounds.services import transition
 from pooling.allocation import run_allocation
-from pooling.jobs import join_threads, run_job, start_generation
+from pooling.jobs import join_threads, latest_job, run_job, start_generation
 from pooling.models import Document, Job, JobKind, JobStatus
 from pooling.pledges import confirm_pledge, make_pledge
 from surveys.services import submit_response
@@ -66,7 +66,7 @@ def documents_count(round_id: int) -> int:
     return db.session.scalar(select(func.count(Document.id)).filter_by(round_id=round_id))
 
 
-def test_a_killed_worker_leaves_nothing_and_a_retry_succeeds(app, runner, monkeypatch):
+def test_a_killed_worker_leaves_nothing_and_a_retry_succeeds(app, runner, make_client, monkeypatch):
     r, people = allocated_round()
     organizer = people["organizer"][0]
     job = Job(kind=JobKind.GENERATE, round_id=r.id, actor_id=organizer.id)
@@ -101,11 +101,18 @@ def test_a_killed_worker_leaves_nothing_and_a_retry_succeeds(app, runner, monkey
     with pytest.raises(IllegalTransition, match="already being made"):
         start_generation(r, actor=organizer)
     db.session.rollback()
-    # ...once it has been silent past JOB_STALE_SECONDS, the retry takes over.
+    # ...once it has been silent past JOB_STALE_SECONDS, the page says so and offers the
+    # button again; the retry takes over.
     monkeypatch.setitem(app.config, "JOB_STALE_SECONDS", 0)
-    retry = start_generation(r, actor=organizer)
-    db.session.commit()  # the commit hands the job to a worker thread
-    join_threads(app)
+    page_client = make_client()
+    page_client.login("organizer@eastside.test")
+    documents_page = f"/c/eastside/rounds/{r.id}/documents"
+    page = page_client.get(documents_page).get_data(as_text=True)
+    assert "stopped giving signs of life" in page and "Generate documents" in page
+    assert page_client.post(f"{documents_page}/generate").status_code == 302
+    join_threads(app)  # the request's commit handed the new job to a worker thread
+    retry = latest_job(r)
+    assert retry is not None and retry.id != job.id
     assert job_row(retry.id).status == JobStatus.DONE
     assert job_row(job.id).status == JobStatus.FAILED
     assert "worker stopped before finishing" in job_row(job.id).error
