@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -58,16 +59,20 @@ def _apply(
     at: datetime | None,
 ) -> Signature:
     before = document.pdf
+    community = document.round.community
+    signed_at = at or utcnow()
+    # The stamp shows the community's time, like the pages; the signature holds UTC.
+    local = signed_at.astimezone(ZoneInfo(community.timezone))
     after = signing.sign_pdf(
         before,
         key.credential,
-        document.round.community.authority_cert_pem or b"",
+        community.authority_cert_pem or b"",
         field_name=field,
         signer_name=user.name,
         role=BOARD_ROLE if role == SignerRole.BOARD else LEAD_ROLE,
         reason=reason,
         passphrase=key.passphrase,
-        signed_at=at,
+        signed_at=local,
         stamp_heading="Digitally signed" if role == SignerRole.BOARD else "Terms accepted",
     )
     document.pdf = after
@@ -80,7 +85,7 @@ def _apply(
         field_name=field,
         sha256_signed=hashlib.sha256(before).hexdigest(),
         sha256_result=document.sha256,
-        signed_at=at or utcnow(),
+        signed_at=signed_at,
     )
     document.signatures.append(signature)
     return signature
