@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, has_request_context, render_template, request
+from flask import Flask, g, has_app_context, has_request_context, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -108,8 +108,10 @@ def _sqlite_begin(connection):
     """A write request takes SQLite's write lock up front (BEGIN IMMEDIATE).
 
     Otherwise two requests that both read, then write, fail with "database is locked"
-    instead of waiting their turn; reads (GET) and CLI commands keep plain BEGIN.
+    instead of waiting their turn; reads (GET) and CLI commands keep plain BEGIN. Background
+    jobs ask for it around their one writing transaction (`g.sqlite_write_lock`).
     """
     if connection.dialect.name == "sqlite":
         writing = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+        writing = writing or (has_app_context() and g.get("sqlite_write_lock", False))
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")

@@ -37,9 +37,27 @@ def community_group() -> None:
 @click.option(
     "--timezone", "tz", default="UTC", show_default=True, help="IANA name, e.g. America/Los_Angeles"
 )
+@click.option(
+    "--authority-p12",
+    type=click.File("rb"),
+    help="The board's own certificate authority (PKCS#12) instead of a generated one.",
+)
+@click.option(
+    "--authority-p12-password",
+    envvar="COMMONPOT_AUTHORITY_P12_PASSWORD",
+    help="Its password (or set COMMONPOT_AUTHORITY_P12_PASSWORD; asked for if missing).",
+)
 @with_appcontext
 def create_community_command(
-    name, slug, organizer_email, organizer_name, quorum, currency, tz
+    name,
+    slug,
+    organizer_email,
+    organizer_name,
+    quorum,
+    currency,
+    tz,
+    authority_p12,
+    authority_p12_password,
 ) -> None:
     """Create a community with its signing authority and first organizer (mailed a link)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,15 +67,25 @@ def create_community_command(
     from .models import Role
     from .people.services import invite
     from .rounds.services import create_community
+    from .signals import authority_brought
 
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--timezone") from None
+    p12 = authority_p12.read() if authority_p12 else None
+    if p12 is not None and authority_p12_password is None:
+        authority_p12_password = click.prompt(
+            "Password of the authority's PKCS#12 file", hide_input=True, default=""
+        )
     try:
         community = create_community(
             name, slug, currency=currency.upper(), timezone=tz, quorum=quorum
         )
+        if p12 is not None:
+            authority_brought.send(
+                community, p12=p12, password=authority_p12_password or "", actor=None
+            )
         # Links in mail need the site's address; a CLI command has no request to take it from.
         with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
             organizer = invite(

@@ -46,4 +46,9 @@ def load(instance_path: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # Background jobs (documents): a thread in the app process, or RQ on this Redis.
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "RQ_QUEUE": os.environ.get("RQ_QUEUE", "commonpot"),
+        # A running job silent this long is taken for dead; starting again then is allowed.
+        "JOB_STALE_SECONDS": int(os.environ.get("JOB_STALE_SECONDS", "120")),
     }

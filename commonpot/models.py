@@ -231,10 +231,18 @@ class Project(db.Model):
     )
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    lead_name: Mapped[str] = mapped_column(String(200), default="")
+    lead_name: Mapped[str] = mapped_column(String(200), default="")  # as shown on documents
+    # The member who leads it (and signs its term sheet to accept the terms).
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     cost_cents: Mapped[int] = mapped_column(BigInteger)
 
     round: Mapped[FundingRound] = relationship(back_populates="projects")
     priority_area: Mapped[PriorityArea | None] = relationship()
+    lead: Mapped[User | None] = relationship()
+
+    @property
+    def lead_display(self) -> str:
+        """The lead's name as the project shows it: the given name, else the member's."""
+        return self.lead_name or (self.lead.name if self.lead else "")
 
     __table_args__ = (CheckConstraint("cost_cents > 0", name="cost_positive"),)

@@ -108,9 +108,15 @@ def register_template_helpers(app: Flask) -> None:
             currency = community.currency if community else "USD"
         return format_cents(cents, currency)
 
-    def local_dt(value: datetime | None, tz: str | None = None) -> str:
+    @pass_context
+    def local_dt(ctx, value: datetime | None, tz: str | None = None) -> str:
+        """In the community's time zone: the PDF context's, else the request's."""
         if value is None:
             return ""
+        if tz is None:
+            document_community = ctx.get("community")
+            if isinstance(document_community, dict):
+                tz = document_community.get("timezone")
         if tz is None:
             community = g.get("community")
             tz = community.timezone if community else "UTC"

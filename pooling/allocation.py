@@ -260,7 +260,7 @@ def execute(
                 project_id=project.id,
                 funded=why.funded,
                 support=support[str(project.id)],
-                reason="" if why.funded else why.text,
+                reason=why.text,  # why it was funded, or why not: shown as the optimizer says
                 code=why.code,
                 explanation=why.text,
                 numbers=dict(why.numbers),
@@ -375,6 +375,7 @@ def plan_table(run: AllocationRun) -> dict:
                 {
                     "project": project,
                     "support": outcome.support,
+                    "reason": outcome.reason,
                     **row,
                     "total": row["pool"] + row["earmark"] + sum(row["grants"].values()),
                     "explanation": why,

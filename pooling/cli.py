@@ -19,7 +19,8 @@ from commonpot.extensions import db
 from commonpot.models import Community, FundingRound, RoundStatus
 from commonpot.money import format_cents
 
-from . import allocation, issuing
+from . import allocation, issuing, jobs, verdicts
+from .models import JobStatus
 from .verification import NotAPdf
 
 COMPLETIONS = ("add1", "none", "add1-greedy")
@@ -161,51 +162,64 @@ def report_command(round_id: int, out_dir: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 @with_appcontext
 def verify_command(file: Path, as_json: bool) -> None:
-    """Check FILE's signatures: intact, trusted, and covering the whole file."""
+    """Check FILE: every signature intact and trusted, the last covering the whole file,
+    and the bytes those of a document this installation issued (current or superseded)."""
     try:
-        verdict, issued = issuing.verify_document(file.read_bytes())
+        finding = verdicts.check_file(file.read_bytes())
     except NotAPdf:
         if as_json:
-            click.echo(json.dumps({"ok": False, "problems": ["not a PDF file"], "signers": []}))
+            click.echo(
+                json.dumps(
+                    {"ok": False, "problems": ["not a PDF file"], "signers": [], "document": None}
+                )
+            )
         click.echo(f"{file}: not a PDF file.", err=True)
         sys.exit(2)
-    signers = [
-        {
-            "name": s.signer,
-            "field": s.field,
-            "signed_at": s.signed_at.isoformat() if s.signed_at else None,
-            "intact": s.intact,
-            "trusted": s.trusted,
-        }
-        for s in verdict.signatures
-    ]
-    problems = list(verdict.problems)
-    if verdict.ok and issued is None:
-        problems.append(
-            "the signatures are valid, but this file is not a document this commonpot issued"
-        )
-    ok = verdict.ok and issued is not None
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "ok": ok,
-                    "signers": signers,
-                    "problems": problems,
-                    "document": issued.filename if issued else None,
-                }
-            )
+        click.echo(json.dumps(finding.as_json()))
+    elif finding.ok:
+        doc = finding.document
+        assert doc is not None
+        what = "allocation report" if doc.project is None else f"term sheet of {doc.project.title}"
+        state = (
+            "current version"
+            if doc.current
+            else f"SUPERSEDED on {doc.superseded_at:%Y-%m-%d} by a newer version"
         )
+        click.echo(
+            f"{file}: valid. Issued as {doc.filename}: {what}, version {doc.version}, {state}."
+        )
+        if not finding.complete:
+            click.echo(
+                f"  The file holds {finding.signatures_then} of the version's "
+                f"{finding.signatures_now} signatures (downloaded before the others signed)."
+            )
+        click.echo("Signed by:")
+        for s in finding.signers:
+            when = f"{s.signed_at:%Y-%m-%d %H:%M} UTC" if s.signed_at else ""
+            click.echo(f"  {s.name} ({s.role_label})  {when}")
     else:
-        if ok:
-            click.echo(f"{file}: valid. Issued as {issued.filename}. Signed by:")
-            for s in signers:
-                click.echo(f"  {s['name']}  {s['signed_at'] or ''}")
-        else:
-            click.echo(f"{file}: NOT valid.", err=True)
-            for problem in problems:
-                click.echo(f"  - {problem}", err=True)
-    sys.exit(0 if ok else 1)
+        click.echo(f"{file}: NOT valid.", err=True)
+        for problem in finding.problems:
+            click.echo(f"  - {problem}", err=True)
+    sys.exit(0 if finding.ok else 1)
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Background jobs (document generation)."""
+
+
+@jobs_group.command("run")
+@click.argument("job_id", type=int)
+@with_appcontext
+def run_job_command(job_id: int) -> None:
+    """Run a queued job here, in the foreground (an operator's retry, or a worker of one)."""
+    status = jobs.run_job(job_id)
+    if status is None:
+        raise click.ClickException(f"There is no job {job_id}.")
+    click.echo(f"job {job_id}: {status.value}", err=True)
+    sys.exit(0 if status == JobStatus.DONE else 1)
 
 
 def register(app) -> None:
@@ -217,6 +231,7 @@ def register(app) -> None:
         rounds_command,
         report_command,
         verify_command,
+        jobs_group,
         demo_command,
         ledger_group,
     ):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import sys
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -24,7 +25,7 @@ from commonpot.rounds import services as rounds
 from surveys import eligibility
 from surveys.services import submit_response
 
-from . import allocation, constraints, grants, issuing, pledges, treasury
+from . import allocation, approval, constraints, grants, issuing, pledges, treasury
 from .models import Condition, Instrument, OverflowRule, PaymentMethod, PledgeState, TargetKind
 from .terms import set_project_funding, set_terms
 
@@ -173,7 +174,23 @@ def _user(email: str, name: str, password_hash: str) -> User:
     return user
 
 
-def _round(community, organizer, title, description, projects, opens, closes, rng):
+def lead_email(name: str) -> str:
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return ".".join(plain.replace("'", "").split()) + "@eastside.example"
+
+
+def _leads(community, people: list[User], hashed: str) -> dict[str, User]:
+    """Every project lead is a member (who signs their term sheet); one account per name."""
+    known = {u.name: u for u in people}
+    for name in sorted({lead for *_, lead, _ in PAST_PROJECTS + OPEN_PROJECTS}):
+        if name not in known:
+            known[name] = _user(lead_email(name), name, hashed)
+            db.session.flush()
+            rounds.grant_role(known[name], community, Role.RESIDENT, actor=None)
+    return known
+
+
+def _round(community, organizer, title, description, projects, opens, closes, rng, leads):
     r = rounds.create_round(
         community,
         title=title,
@@ -190,7 +207,8 @@ def _round(community, organizer, title, description, projects, opens, closes, rn
             r,
             title=name,
             description=DESCRIPTIONS[name],
-            lead_name=lead,
+            lead_name="",  # the member's own name is shown
+            lead_id=leads[lead].id,
             cost_cents=dollars * 100,
             priority_area_id=area[area_name],
             actor=organizer,
@@ -349,6 +367,7 @@ def seed() -> bool:
         rounds.grant_role(user, community, Role.BOARD, actor=organizer)
     db.session.flush()
     _member_roll(community, organizer, [organizer, *board, *residents], rng)
+    leads = _leads(community, [organizer, *board, *residents], hashed)
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     past = _round(
@@ -360,6 +379,7 @@ def seed() -> bool:
         now - timedelta(days=200),
         now - timedelta(days=170),
         rng,
+        leads,
     )
     rounds.transition(past, RoundStatus.OPEN, actor=organizer)
     _participate(past, residents, {t: p for t, *_, p in PAST_PROJECTS}, rng, share=0.8)
@@ -370,6 +390,9 @@ def seed() -> bool:
     issuing.generate_documents(past, actor=organizer)
     for member in board[:2]:
         issuing.sign_round(past, member)  # the second signature approves: pledges called in
+    for sheet in issuing.documents_of(past):
+        if sheet.lead is not None:
+            approval.accept_terms(sheet, sheet.lead)  # each lead accepts their term sheet
     _collect(past, organizer, rng, share=0.9)
     funded = [o.project for o in run.outcomes if o.funded]
     for project in sorted(funded, key=lambda p: p.id)[:2]:  # the first two are paid out
@@ -385,6 +408,7 @@ def seed() -> bool:
         now - timedelta(days=7),
         now + timedelta(days=21),
         rng,
+        leads,
     )
     grants.add_grant(
         autumn,
@@ -444,6 +468,7 @@ LOGINS = f"""
 Demo logins (password for every account: {PASSWORD})
   organizer      organizer@eastside.example
   board members  board1@eastside.example, board2@eastside.example, board3@eastside.example
+  project lead   amara.diallo@eastside.example (and one account per lead named on a project)
   residents      resident001@eastside.example ... resident{RESIDENTS:03d}@eastside.example
                  (resident001-010 have not answered the open round yet)
 The member roll has {UNCLAIMED} members who have not claimed their line yet: print their

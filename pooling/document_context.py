@@ -9,6 +9,7 @@ the board, who sign, are named).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from markupsafe import Markup
@@ -89,7 +90,9 @@ def _funded_project(row: dict, money_: RunMoney, extra: dict, currency: str) -> 
         "funded_cents": row["total"],
         "sources": _sources_of(row, money_.grants),
         "description": project.description,
-        "lead": project.lead_name or None,
+        "lead": project.lead_display or None,
+        "lead_id": project.lead_id,
+        "explanation": row["reason"],
         "finance": finance,
         "by_instrument": instrument_breakdown(finance),
         "targets": project_targets(project, row["total"], extra["earmarked"].get(project.id, 0)),
@@ -281,8 +284,41 @@ def _round_dict(r: FundingRound) -> dict:
     }
 
 
+def constraints_of(instance: dict, r: FundingRound) -> list[str]:
+    """The selection constraints in the run's input snapshot, in words (names, not ids).
+
+    Read generically from the snapshot's keys, so whatever constraints a round sets show
+    here once the app sets them: area shares, dependencies, incompatible groups, a
+    minimum support.
+    """
+    areas = {str(a.id): a.name for a in r.priority_areas}
+    titles = {str(p.id): p.title for p in r.projects}
+    out = []
+    for share in instance.get("area_shares") or ():
+        area = areas.get(str(share.get("category")), str(share.get("category")))
+        bounds = [
+            f"{word} {share[key] / 100:.2f}%"
+            for word, key in (("at least", "min_bps"), ("at most", "max_bps"))
+            if share.get(key) is not None
+        ]
+        out.append(f"{area}: {' and '.join(bounds)} of the money funded")
+    for pair in instance.get("dependencies") or ():
+        later, first = (titles.get(str(p), str(p)) for p in pair)
+        out.append(f"“{later}” only if “{first}” is funded")
+    for group in instance.get("incompatible") or ():
+        names = ", ".join(f"“{titles.get(str(p), str(p))}”" for p in group)
+        out.append(f"At most one of {names}")
+    if instance.get("min_support"):
+        out.append(f"Only projects with a support of at least {instance['min_support']}")
+    return out
+
+
 def _allocation_dict(run: AllocationRun) -> dict:
+    snapshot = json.loads(run.snapshot)
+    options = snapshot.get("options") or {}
     return {
+        "options": [f"{key}: {value}" for key, value in sorted(options.items())],
+        "constraints": constraints_of(snapshot.get("instance") or {}, run.round),
         "rule": run.rule,
         "status": run.solver_status,
         "input_sha256": run.input_sha256,
@@ -305,7 +341,12 @@ def document_context(run: AllocationRun) -> dict:
     areas = priorities(r, funded)
     people = participation(r, money_)
     return {
-        "community": {"name": community.name, "slug": community.slug, "currency": currency},
+        "community": {
+            "name": community.name,
+            "slug": community.slug,
+            "currency": currency,
+            "timezone": community.timezone,
+        },
         "round": _round_dict(r),
         "allocation": _allocation_dict(run),
         "sources": _source_list(money_, table, currency),

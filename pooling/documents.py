@@ -7,6 +7,7 @@ network and no files except the app's static folder, which is all the URL fetche
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -15,7 +16,15 @@ import flask
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-__all__ = ["STATIC_ROOT", "RefusedURL", "StaticOnlyFetcher", "render_document", "render_pdf"]
+__all__ = [
+    "STATIC_ROOT",
+    "Placed",
+    "RefusedURL",
+    "StaticOnlyFetcher",
+    "render_document",
+    "render_pdf",
+]
+PX = 0.75  # CSS pixels (1/96 in) to PDF points (1/72 in)
 
 STATIC_ROOT = Path(__file__).resolve().parents[1] / "commonpot" / "static"
 
@@ -51,12 +60,41 @@ class StaticOnlyFetcher(URLFetcher):
         )
 
 
+@dataclass(frozen=True)
+class Placed:
+    """Where an element with an id landed: its page (0-based) and box in PDF points."""
+
+    page: int
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 from the bottom-left corner
+
+
 def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
     """Render HTML to PDF; relative URLs resolve against the static folder by default."""
+    return render_laid_out(html, base_url=base_url)[0]
+
+
+def render_laid_out(
+    html: str, *, base_url: str | None = None, anchor: str | None = None
+) -> tuple[bytes, Placed | None]:
+    """Render HTML to PDF, and say where the element with id ``anchor`` was laid out."""
     base = base_url or STATIC_ROOT.as_uri() + "/"
-    return HTML(string=html, base_url=base, url_fetcher=StaticOnlyFetcher()).write_pdf()
+    laid_out = HTML(string=html, base_url=base, url_fetcher=StaticOnlyFetcher()).render()
+    placed = None
+    for number, page in enumerate(laid_out.pages):
+        if anchor and anchor in page.anchors:
+            x1, y1, x2, y2 = page.anchors[anchor]
+            height = page.height * PX
+            placed = Placed(number, (x1 * PX, height - y2 * PX, x2 * PX, height - y1 * PX))
+            break
+    return laid_out.write_pdf(), placed
 
 
 def render_document(template: str, context: dict[str, Any]) -> bytes:
     """Render ``templates/<template>`` with the app's filters, then to PDF (needs app context)."""
     return render_pdf(flask.render_template(template, **context))
+
+
+def render_document_laid_out(
+    template: str, context: dict[str, Any], anchor: str
+) -> tuple[bytes, Placed | None]:
+    return render_laid_out(flask.render_template(template, **context), anchor=anchor)

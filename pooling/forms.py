@@ -1,13 +1,15 @@
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileField, FileRequired, FileSize
 from wtforms import (
     DateField,
     IntegerField,
+    PasswordField,
     RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -67,3 +69,38 @@ class ActionForm(FlaskForm):
 class VerifyForm(FlaskForm):
     pdf = FileField("Signed PDF", validators=[FileRequired("Choose a PDF file.")])
     submit = SubmitField("Verify")
+
+
+KEY_FILE_BYTES = 256 * 1024  # a PKCS#12 file with a few certificates is a few kilobytes
+
+
+class SignForm(FlaskForm):
+    """Sign (or accept terms) with the certificate the app issues, or with one's own file."""
+
+    p12 = FileField(
+        "Your own certificate (PKCS#12 file, .p12 or .pfx; optional)",
+        validators=[Optional(), FileSize(KEY_FILE_BYTES, message="That file is too large.")],
+    )
+    password = PasswordField("Its password", validators=[Length(max=200)])
+    submit = SubmitField("Sign")
+
+
+class CorrectionForm(FlaskForm):
+    reason = TextAreaField(
+        "What does the new version correct?",
+        validators=[DataRequired("Say what the new version corrects."), Length(max=1000)],
+        render_kw={"rows": 2},
+    )
+    submit = SubmitField("Make a new version")
+
+
+class AuthorityForm(FlaskForm):
+    p12 = FileField(
+        "The authority's PKCS#12 file (.p12 or .pfx)",
+        validators=[
+            FileRequired("Choose the authority's PKCS#12 file."),
+            FileSize(KEY_FILE_BYTES, message="That file is too large."),
+        ],
+    )
+    password = PasswordField("Its password", validators=[Length(max=200)])
+    submit = SubmitField("Use this authority")

@@ -14,7 +14,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -24,7 +23,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from commonpot.extensions import db
 from commonpot.models import (
-    Community,
     FundingRound,
     PriorityArea,
     Project,
@@ -445,71 +443,7 @@ class FundingLine(db.Model):
     __table_args__ = (CheckConstraint("cents > 0", name="cents_positive"),)
 
 
-class DocumentKind(enum.StrEnum):
-    REPORT = "report"
-    TERM_SHEET = "term_sheet"
-
-
-class Document(db.Model):
-    """An issued PDF. Its bytes live here; signatures are incremental updates of these bytes."""
-
-    __tablename__ = "document"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("funding_round.id", ondelete="CASCADE"))
-    run_id: Mapped[int] = mapped_column(ForeignKey("allocation_run.id", ondelete="CASCADE"))
-    kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind, "document_kind"))
-    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
-    filename: Mapped[str] = mapped_column(String(200))
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
-    sha256: Mapped[str] = mapped_column(String(64))  # of the current bytes
-    original_sha256: Mapped[str] = mapped_column(String(64))  # as generated, before signing
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    round: Mapped[FundingRound] = relationship()
-    project: Mapped[Project | None] = relationship()
-    signatures: Mapped[list[Signature]] = relationship(
-        back_populates="document", order_by="Signature.id", cascade="all, delete-orphan"
-    )
-
-
-class Signature(db.Model):
-    """Who signed which bytes when: sha256_signed is the exact PDF the signer was shown."""
-
-    __tablename__ = "signature"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
-    field_name: Mapped[str] = mapped_column(String(60))
-    sha256_signed: Mapped[str] = mapped_column(String(64))
-    sha256_result: Mapped[str] = mapped_column(String(64))
-    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    document: Mapped[Document] = relationship(back_populates="signatures")
-    user: Mapped[User] = relationship()
-
-    __table_args__ = (UniqueConstraint("document_id", "user_id"),)
-
-
-class SigningCredential(db.Model):
-    """A board member's key and certificate, issued by the community's signing authority."""
-
-    __tablename__ = "signing_credential"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
-    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"))
-    cert_pem: Mapped[bytes] = mapped_column(LargeBinary)
-    key_pem: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted PEM
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    user: Mapped[User] = relationship()
-    community: Mapped[Community] = relationship()
-
-    __table_args__ = (UniqueConstraint("user_id", "community_id"),)
-
-
+# Issued documents, signatures, signing keys and background jobs live beside these.
 # The constraints and comparisons live in their own module; importing them here registers
 # them wherever the models are loaded.
 from .allocation_models import (  # noqa: E402, F401
@@ -519,4 +453,17 @@ from .allocation_models import (  # noqa: E402, F401
     IncompatibleMember,
     ProjectDependency,
     SupportThreshold,
+)
+from .document_models import (  # noqa: E402, F401
+    AuthoritySource,
+    Document,
+    DocumentKind,
+    Job,
+    JobKind,
+    JobStatus,
+    KeySource,
+    Signature,
+    SignerRole,
+    SigningAuthority,
+    SigningCredential,
 )

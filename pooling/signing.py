@@ -8,9 +8,7 @@ Validation never touches the network: a community's authority publishes no CRL o
 from __future__ import annotations
 
 import asyncio
-import logging
-import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 
@@ -21,58 +19,33 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pyhanko.pdf_utils import generic, layout
-from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from .stamps import (  # noqa: F401  (the stamp layout, re-exported for callers of signing)
+    A4,
+    STAMP_COLUMNS,
+    STAMP_MARGIN_X,
+    STAMP_ROWS,
+    STAMP_STYLE,
+    STAMP_ZONE_BOTTOM,
+    STAMP_ZONE_TOP,
+    _page_size,
+    _stamp_style,
+    _stamp_text,
+    _stamps_in_zone,
+    stamp_box,
+)
 
 # RFC 9336 id-kp-documentSigning; emailProtection too, because older Acrobat releases
 # only accept that one on document signatures.
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 CLOCK_SKEW = timedelta(minutes=5)  # so a cert is valid on a server whose clock lags a little
-
-# Stamp zone on the last page, in PDF points from the bottom-left corner. The templates
-# (templates/pdf/document.css, @page signatures) keep this band empty: 86 mm bottom margin.
-MM = 72 / 25.4
-STAMP_MARGIN_X = 18 * MM  # same as the pages' side margins
-STAMP_ZONE_BOTTOM = 18 * MM  # the page-number footer sits below this
-STAMP_ZONE_TOP = 77 * MM
-STAMP_COLUMNS = 3
-STAMP_ROWS = 3
-STAMP_GAP_X = 4 * MM
-STAMP_GAP_Y = 3 * MM
-A4 = (595.28, 841.89)
-UNKNOWN = "an unknown signer"
-log = logging.getLogger(__name__)
 DER = serialization.Encoding.DER
 _PLAIN = serialization.NoEncryption()
-
-# Helvetica (a standard font: nothing to embed) at 9/10 pt, four lines, left-aligned.
-# sign_pdf swaps in a font whose average width fits the actual text (_stamp_style).
-_FLUSH = layout.SimpleBoxLayoutRule(
-    x_align=layout.AxisAlignment.ALIGN_MIN, y_align=layout.AxisAlignment.ALIGN_MID
-)
-STAMP_STYLE = TextStampStyle(
-    stamp_text="%(heading)s\n%(signer)s\n%(role)s\n%(ts)s",
-    timestamp_format="%d %b %Y, %H:%M %Z",
-    text_box_style=TextBoxStyle(
-        font=SimpleFontEngineFactory("Helvetica", 0.55),
-        font_size=9,
-        leading=10,
-        box_layout_rule=_FLUSH,  # no inner padding; the stamp's margins below do that
-    ),
-    inner_content_layout=_FLUSH.substitute_margins(
-        layout.Margins(left=8, right=6, top=4, bottom=5)
-    ),
-    border_width=1,
-    border_color=(0.12, 0.44, 0.36),  # the templates' accent colour
-    background=None,
-)
 
 
 @dataclass(frozen=True)
@@ -135,7 +108,10 @@ def issue_credential(
         attributes.append(x509.NameAttribute(NameOID.TITLE, _fit(role)))
     attributes.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email))
     key = ec.generate_private_key(ec.SECP256R1())
-    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:  # a board's own authority may not name its key
+        ski = x509.SubjectKeyIdentifier.from_public_key(ca_cert.public_key())
     # A credential never outlives the authority that vouches for it.
     until = min(datetime.now(UTC) + timedelta(days=valid_days), ca_cert.not_valid_after_utc)
     extensions = [
@@ -203,6 +179,22 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def encrypt_key(key_pem: bytes, passphrase: bytes) -> bytes:
+    """Re-encrypt an unencrypted PEM key (a brought authority's) for storage."""
+    key = _load_key(key_pem, None)
+    lock = serialization.BestAvailableEncryption(passphrase)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, lock)
+
+
+def issued_by(cert_pem: bytes, authority_cert_pem: bytes) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(authority_cert_pem))
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _load_key(key_pem: bytes, passphrase: bytes | None) -> CertificateIssuerPrivateKeyTypes:
     """Decrypt a stored key; a passphrase given for an unencrypted key is simply unused."""
     encrypted = b"ENCRYPTED" in key_pem[:200]
@@ -237,8 +229,10 @@ def sign_pdf(
 ) -> bytes:
     """Add one PAdES B-B signature as an incremental update, keeping earlier signatures valid.
 
-    Each signer gets a new field with a visible stamp on the last page (see ``stamp_box``);
-    past the zone's capacity the signature is still added, just without a stamp.
+    A field placed in advance (``place_signature_field``) is filled where it is; any other
+    signer gets a new field with a visible stamp in the zone on the last page (see
+    ``pooling.stamps``); past the zone's capacity the signature is still added, just
+    without a stamp.
     ``signed_at`` defaults to now; a naive datetime is taken as UTC. ``stamp_heading`` is
     the stamp's first line, so the app can pass it translated.
     """
@@ -255,10 +249,15 @@ def sign_pdf(
         when = when.replace(tzinfo=UTC)
 
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    taken = [name for name, _, _ in fields.enumerate_sig_fields(writer.prev)]
-    if field_name in taken:
+    existing = {str(name): value for name, value, _ in fields.enumerate_sig_fields(writer.prev)}
+    if existing.get(field_name) is not None:
         raise ValueError(f"the document already has a signature field named {field_name!r}")
-    box = stamp_box(len(taken), _page_size(writer.prev, -1))
+    # A field placed in advance (the project lead's block) is filled where it is;
+    # any other signature gets a new stamp in the zone at the bottom of the last page.
+    new_field = None
+    if field_name not in existing:
+        box = stamp_box(_stamps_in_zone(writer.prev), _page_size(writer.prev, -1))
+        new_field = fields.SigFieldSpec(field_name, on_page=-1, box=box)
 
     der_key = key.private_bytes(DER, serialization.PrivateFormat.PKCS8, _PLAIN)
     signer = signers.SimpleSigner(
@@ -283,7 +282,7 @@ def sign_pdf(
         meta,
         signer,
         stamp_style=_stamp_style(lines),
-        new_field_spec=fields.SigFieldSpec(field_name, on_page=-1, box=box),
+        new_field_spec=new_field,
     )
     out = asyncio.run(_sign(pdf_signer, writer, when, text))
     return out.getvalue()
@@ -314,82 +313,20 @@ async def _sign(
     return output
 
 
-def stamp_box(index: int, page_size: tuple[float, float] = A4) -> tuple[int, int, int, int] | None:
-    """Box of the ``index``-th stamp (0-based): rows of three filling the zone top-down.
-
-    Returns None (an invisible signature) once the zone is full, never a box over text.
-    """
-    if index >= STAMP_COLUMNS * STAMP_ROWS:
-        return None
-    width = page_size[0]
-    row, column = divmod(index, STAMP_COLUMNS)
-    stamp_w = (width - 2 * STAMP_MARGIN_X - (STAMP_COLUMNS - 1) * STAMP_GAP_X) / STAMP_COLUMNS
-    stamp_h = (STAMP_ZONE_TOP - STAMP_ZONE_BOTTOM - (STAMP_ROWS - 1) * STAMP_GAP_Y) / STAMP_ROWS
-    x1 = STAMP_MARGIN_X + column * (stamp_w + STAMP_GAP_X)
-    y2 = STAMP_ZONE_TOP - row * (stamp_h + STAMP_GAP_Y)
-    return (round(x1), round(y2 - stamp_h), round(x1 + stamp_w), round(y2))
+def place_signature_field(pdf: bytes, field_name: str, page: int, box: tuple) -> bytes:
+    """Add an empty signature field at ``box`` on ``page``, for a signer whose stamp has a
+    place of its own on the page (the project lead's acceptance block)."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    spec = fields.SigFieldSpec(field_name, on_page=page, box=tuple(round(v) for v in box))
+    fields.append_signature_field(writer, spec)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
-def _page_size(reader: PdfFileReader, page_ix: int) -> tuple[float, float]:
-    """Width and height of a page, following /Parent for an inherited MediaBox."""
-    node: generic.PdfObject | None = reader.find_page_for_modification(page_ix)[0].get_object()
-    while isinstance(node, generic.DictionaryObject):
-        if "/MediaBox" in node:
-            x1, y1, x2, y2 = (float(v) for v in node["/MediaBox"])
-            return abs(x2 - x1), abs(y2 - y1)
-        node = node["/Parent"] if "/Parent" in node else None
-    return A4
-
-
-# Helvetica advance widths (AFM, 1/1000 em) for ASCII 32..126, to size stamp text honestly.
-_HELVETICA = dict(
-    zip(
-        map(chr, range(32, 127)),
-        map(
-            int,
-            """278 278 355 556 556 889 667 191 333 333 389 584 278 333 278 278 556 556 556 556
-            556 556 556 556 556 556 278 278 584 584 584 556 1015 667 667 722 722 667 611 778
-            722 278 500 667 556 833 722 778 667 778 722 667 611 722 667 944 667 667 611 278 278
-            278 469 556 333 556 556 500 556 556 278 556 556 222 222 500 222 833 556 556 556 556
-            333 500 278 556 500 722 500 500 500 334 260 334 584""".split(),
-        ),
-        strict=True,
+def has_empty_field(pdf: bytes, field_name: str) -> bool:
+    reader = PdfFileReader(BytesIO(pdf))
+    return any(
+        str(name) == field_name
+        for name, _, _ in fields.enumerate_sig_fields(reader, filled_status=False)
     )
-)
-
-
-def _stamp_style(lines: list[str]) -> TextStampStyle:
-    """The stamp style with an average glyph width that makes the widest line fit.
-
-    pyHanko sizes text as characters x average width; feeding it the real widest line's
-    width means long or capital-heavy names shrink to fit instead of crossing the border.
-    """
-    widest = max(sum(_HELVETICA.get(_base(c), 667) for c in line) for line in lines) / 1000
-    average = widest / max(len(line) for line in lines)
-    font = SimpleFontEngineFactory("Helvetica", average)
-    return replace(STAMP_STYLE, text_box_style=replace(STAMP_STYLE.text_box_style, font=font))
-
-
-def _base(char: str) -> str:
-    return unicodedata.normalize("NFKD", char)[:1] or char
-
-
-# Letters NFKD does not reduce to ASCII.
-_FOLD = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Œ": "OE", "œ": "oe", "ı": "i"})
-
-
-def _stamp_text(value: str) -> str:
-    """Fit text to the stamp's standard font, which only has Latin-1 glyphs (WinAnsi).
-
-    Accents outside Latin-1 are dropped, other scripts left out; the signature itself
-    still carries the full name from the certificate.
-    """
-    out = []
-    for char in value.translate(_FOLD):
-        if 0x20 <= ord(char) < 0x7F or (0xA1 <= ord(char) <= 0xFF and char != "\xad"):
-            out.append(char)
-        elif char.isspace():
-            out.append(" ")
-        else:
-            out.append(unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode())
-    return " ".join("".join(out).split()) or "?"

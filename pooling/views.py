@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from commonpot.extensions import db
 from commonpot.forms import choices
 from commonpot.models import Community, Role, RoundStatus
 from commonpot.web import attempt, requires, round_or_404
 
-from . import allocation, issuing, pledges
+from . import allocation, issuing, pledges, receivers, verdicts  # noqa: F401
 from .forms import ActionForm, AllocateForm, GrantForm, VerifyForm
 from .grants import add_grant, grant_restriction, grants_of
-from .models import Document
 from .verification import NotAPdf
 
 bp = Blueprint("pooling", __name__)
@@ -111,89 +109,21 @@ def allocation_view(community: Community, round_id: int):
     ), status
 
 
-@bp.get("/c/<slug>/rounds/<int:round_id>/documents")
-@requires(Role.ORGANIZER, Role.BOARD, Role.RESIDENT)
-def documents(community: Community, round_id: int):
-    funding_round = round_or_404(community, round_id)
-    staff = current_user.has_role(community.id, Role.ORGANIZER, Role.BOARD)
-    if not staff and funding_round.status not in (RoundStatus.APPROVED, RoundStatus.SETTLED):
-        abort(403)  # residents see the documents once the board has approved them
-    docs = issuing.documents_of(funding_round)
-    unsigned_by_me = sum(1 for d in docs if all(s.user_id != current_user.id for s in d.signatures))
-    return render_template(
-        "pooling/documents.html",
-        round=funding_round,
-        documents=docs,
-        unsigned_by_me=unsigned_by_me,
-        board=issuing.board_of(community),
-    )
-
-
-@bp.post("/c/<slug>/rounds/<int:round_id>/documents/generate")
-@requires(Role.ORGANIZER)
-def generate(community: Community, round_id: int):
-    funding_round = round_or_404(community, round_id)
-    form = ActionForm()
-    if form.validate_on_submit():
-        issued = attempt(form, issuing.generate_documents, funding_round, actor=current_user)
-        for message in form.form_errors:
-            flash(message, "error")
-        if issued:
-            flash(f"Generated {len(issued)} documents for the board to sign.", "success")
-    return redirect(url_for("pooling.documents", slug=community.slug, round_id=round_id))
-
-
-@bp.post("/c/<slug>/rounds/<int:round_id>/documents/sign")
-@requires(Role.BOARD)
-def sign(community: Community, round_id: int):
-    funding_round = round_or_404(community, round_id)
-    form = ActionForm()
-    if form.validate_on_submit():
-        count = attempt(form, issuing.sign_round, funding_round, current_user)
-        for message in form.form_errors:
-            flash(message, "error")
-        if count:
-            flash(f"You signed {count} documents.", "success")
-            if funding_round.status == RoundStatus.APPROVED:
-                flash("Quorum reached: the round is approved.", "success")
-    return redirect(url_for("pooling.documents", slug=community.slug, round_id=round_id))
-
-
-@bp.get("/c/<slug>/rounds/<int:round_id>/documents/<int:document_id>/<filename>")
-@requires(Role.ORGANIZER, Role.BOARD, Role.RESIDENT)
-def download(community: Community, round_id: int, document_id: int, filename: str):
-    funding_round = round_or_404(community, round_id)
-    document = db.session.get(Document, document_id)
-    if document is None or document.round_id != funding_round.id or document.filename != filename:
-        abort(404)
-    staff = current_user.has_role(community.id, Role.ORGANIZER, Role.BOARD)
-    if not staff and funding_round.status not in (RoundStatus.APPROVED, RoundStatus.SETTLED):
-        abort(403)
-    return Response(
-        document.pdf,
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{document.filename}"',
-            "X-Content-SHA256": document.sha256,
-        },
-    )
-
-
 @bp.route("/verify", methods=["GET", "POST"])
 def verify():
     """Anyone can check a signed document: signatures intact, trusted, and issued by us."""
     form = VerifyForm()
-    verdict = issued = None
+    finding = None
     if form.validate_on_submit():
-        data = form.pdf.data.read()
         try:
-            verdict, issued = issuing.verify_document(data)
+            finding = verdicts.check_file(form.pdf.data.read())
         except NotAPdf:
             form.pdf.errors = ["This file is not a PDF."]
-    return render_template("pooling/verify.html", form=form, verdict=verdict, issued=issued)
+    status = 422 if form.errors else 200
+    return render_template("pooling/verify.html", form=form, finding=finding), status
 
 
 from . import comparison_views as _comparison_views  # noqa: E402, F401
 from . import constraint_views as _constraint_views  # noqa: E402, F401
-from . import pledge_views  # noqa: E402, F401
+from . import document_views, pledge_views  # noqa: E402, F401
 from . import treasury_views as _treasury_views  # noqa: E402, F401

@@ -147,7 +147,13 @@ class ProjectForm(FlaskForm):
     description = TextAreaField("Description", validators=[Length(max=5000)])
     priority_area_id = SelectField("Priority area", coerce=int, validators=[DataRequired()])
     cost = MoneyField("Cost", validators=[InputRequired()], maximum=10_000_000_000)
-    lead_name = StringField("Project lead", validators=[Length(max=200)])
+    lead_id = SelectField(
+        "Project lead (a member: signs the term sheet to accept it)", coerce=int, default=0
+    )
+    lead_name = StringField(
+        "Lead's name as shown (optional: the member's name by default)",
+        validators=[Length(max=200)],
+    )
     submit = SubmitField("Add project")
 
 

@@ -139,8 +139,10 @@ def add_project(
     priority_area_id: int | None,
     lead_name: str,
     actor: User,
+    lead_id: int | None = None,
 ) -> Project:
     _require_draft(funding_round)
+    _check_lead(funding_round, lead_id)
     area_ids = {a.id for a in funding_round.priority_areas}
     if priority_area_id is not None and priority_area_id not in area_ids:
         raise ValidationFailed([("priority_area_id", "Choose one of this round's priority areas.")])
@@ -153,6 +155,7 @@ def add_project(
         cost_cents=cost_cents,
         priority_area_id=priority_area_id,
         lead_name=lead_name.strip(),
+        lead_id=lead_id,
     )
     db.session.add(project)
     db.session.flush()
@@ -168,6 +171,28 @@ def add_project(
 
 
 MATERIAL = ("cost_cents", "description")  # a change residents must reconfirm their pledges for
+LEAD_FIELDS = {"lead_name", "lead_id"}  # may still change after the close, until approval
+
+
+def members_of(community: Community) -> list[User]:
+    """Everyone with a role in the community, by name (who may lead a project)."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Membership)
+            .where(Membership.community_id == community.id)
+            .distinct()
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+def _check_lead(funding_round: FundingRound, lead_id: int | None) -> None:
+    if lead_id is None:
+        return
+    lead = db.session.get(User, lead_id)
+    if lead is None or not lead.roles_in(funding_round.community_id):
+        raise ValidationFailed([("lead_id", "Choose a member of this community.")])
 
 
 def edit_project(
@@ -179,6 +204,7 @@ def edit_project(
     priority_area_id: int | None,
     lead_name: str,
     actor: User,
+    lead_id: int | None = None,
 ) -> dict[str, tuple]:
     """Correct a project while the round is a draft or open; returns what changed.
 
@@ -186,8 +212,9 @@ def edit_project(
     `project_changed` signal, so pledges made on the old terms are reconfirmed.
     """
     funding_round = project.round
-    if funding_round.status not in (RoundStatus.DRAFT, RoundStatus.OPEN):
-        raise IllegalTransition("Projects can be corrected until the round closes.")
+    if funding_round.status in (RoundStatus.APPROVED, RoundStatus.SETTLED):
+        raise IllegalTransition("The round is approved: its projects are final.")
+    _check_lead(funding_round, lead_id)
     if priority_area_id is not None and priority_area_id not in {
         a.id for a in funding_round.priority_areas
     }:
@@ -203,12 +230,19 @@ def edit_project(
         "cost_cents": cost_cents,
         "priority_area_id": priority_area_id,
         "lead_name": lead_name.strip(),
+        "lead_id": lead_id,
     }
     changes = {
         name: (getattr(project, name), value)
         for name, value in wanted.items()
         if getattr(project, name) != value
     }
+    closed = funding_round.status not in (RoundStatus.DRAFT, RoundStatus.OPEN)
+    if closed and set(changes) - LEAD_FIELDS:
+        raise IllegalTransition(
+            "After the round closes only the project's lead can be changed "
+            "(a term sheet already made needs a new version to show it)."
+        )
     if not changes:
         return changes
     for name, (_, value) in changes.items():

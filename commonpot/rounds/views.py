@@ -48,8 +48,7 @@ def show(slug: str, round_id: int):
     funding_round = round_or_404(c, round_id)
     if funding_round.status == RoundStatus.DRAFT and Role.ORGANIZER not in roles(c):
         abort(404)
-    form = ProjectForm()
-    form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
+    form = _project_form(funding_round)
     return render_template(
         "rounds/show.html", round=funding_round, project_form=form, action_form=TransitionForm()
     )
@@ -101,6 +100,16 @@ def create(community: Community):
     return render_template("rounds/new.html", form=form), status
 
 
+def _project_form(funding_round: FundingRound) -> ProjectForm:
+    form = ProjectForm()
+    form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
+    form.lead_id.choices = choices(
+        [(0, "— none yet —")]
+        + [(u.id, f"{u.name} ({u.email})") for u in services.members_of(funding_round.community)]
+    )
+    return form
+
+
 def _project_fields(form: ProjectForm) -> dict:
     """The service's keyword arguments from a filled project form."""
     return {
@@ -109,6 +118,7 @@ def _project_fields(form: ProjectForm) -> dict:
         "cost_cents": form.cost.data,
         "priority_area_id": form.priority_area_id.data,
         "lead_name": form.lead_name.data or "",
+        "lead_id": form.lead_id.data or None,
         "actor": current_user,
     }
 
@@ -117,8 +127,7 @@ def _project_fields(form: ProjectForm) -> dict:
 @requires(Role.ORGANIZER)
 def add_project(community: Community, round_id: int):
     funding_round = round_or_404(community, round_id)
-    form = ProjectForm()
-    form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
+    form = _project_form(funding_round)
     if form.validate_on_submit():
         project = attempt(
             form,
@@ -142,12 +151,11 @@ def edit_project(community: Community, round_id: int, project_id: int):
     project = db.session.get(Project, project_id)
     if project is None or project.round_id != funding_round.id:
         abort(404)
-    form = ProjectForm(obj=None)
-    form.priority_area_id.choices = choices((a.id, a.name) for a in funding_round.priority_areas)
+    form = _project_form(funding_round)
     if not form.is_submitted():
         form.title.data, form.description.data = project.title, project.description
         form.priority_area_id.data, form.cost.data = project.priority_area_id, project.cost_cents
-        form.lead_name.data = project.lead_name
+        form.lead_name.data, form.lead_id.data = project.lead_name, project.lead_id or 0
     if form.validate_on_submit():
         changes = attempt(
             form,

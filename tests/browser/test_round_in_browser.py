@@ -3,6 +3,9 @@ allocates, two board members sign, and the verification page accepts the signed 
 
 from __future__ import annotations
 
+import re
+
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from commonpot.extensions import db
@@ -71,6 +74,8 @@ def test_round_in_the_browser(app, live_server, new_page, tmp_path):
     funded = page.locator("table").first.inner_text()
     assert "Garden" in funded and "Tutoring" in funded and "$3,000.00" in funded
     page.get_by_role("button", name="Generate documents").click()
+    # A background job: the page's script follows its progress and reloads when done.
+    expect(page.locator("main")).to_contain_text("Term sheet: Garden", timeout=60_000)
     assert "Allocation report" in page.locator("main").inner_text()
 
     # Two board members sign; the second reaches the quorum.
@@ -85,7 +90,9 @@ def test_round_in_the_browser(app, live_server, new_page, tmp_path):
 
     # Anyone can check the downloaded report.
     with page.expect_download() as download:
-        page.get_by_role("link", name="Allocation report").click(modifiers=["Alt"])
+        page.get_by_role("link", name=re.compile(r"Download .*allocation-report")).click(
+            modifiers=["Alt"]
+        )
     report = tmp_path / "report.pdf"
     download.value.save_as(report)
     visitor = new_page()

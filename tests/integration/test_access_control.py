@@ -18,7 +18,7 @@ from commonpot.rounds.services import transition
 from pooling.allocation import run_allocation
 from pooling.constraints import add_dependency, add_incompatible
 from pooling.issuing import generate_documents
-from pooling.models import Document, Notice
+from pooling.models import Document, Job, JobKind, JobStatus, Notice
 from pooling.notices import notify
 from pooling.pledges import confirm_pledge, make_pledge
 from surveys.services import submit_response
@@ -70,8 +70,11 @@ POLICY = {
     # The board signs the report, so it may read what the other rules would have funded.
     "pooling.compare": "L 403 403 403 200 200",
     "pooling.constraints_page": "L 403 403 403 200 403",
-    "pooling.documents": "L 403 403 403 200 200",
-    "pooling.download": "L 403 403 403 200 200",
+    # "resident" leads the allocated round's funded project: they see its term sheet.
+    "pooling.documents": "L 200 403 403 200 200",
+    "pooling.download": "L 403 403 403 200 200",  # the report: not the lead's to read yet
+    "pooling.job_status": "L 403 403 403 200 200",
+    "pooling.signing_authority": "L 403 403 403 200 403",
 }
 # Routes that only take POST: refused without a CSRF token, refused to outsiders.
 POST_ONLY = {
@@ -84,6 +87,9 @@ POST_ONLY = {
     "rounds.remove_project",
     "pooling.generate",
     "pooling.sign",
+    "pooling.sign_document",
+    "pooling.accept_terms",
+    "pooling.new_version",
     "pooling.cancel",
     "pooling.confirm",
     "pooling.reconfirm",
@@ -127,11 +133,17 @@ def world(app):
     allocated = factories.open_round(a, organizer)
     ranks = {x.id: i for i, x in enumerate(allocated.priority_areas, 1)}
     submit_response(allocated, resident, rankings=ranks, votes={allocated.projects[0].id})
+    confirm_pledge(make_pledge(allocated, other, amount_cents=300_000), other)
+    allocated.projects[0].lead_id = resident.id  # funded: its term sheet is the lead's
     transition(allocated, RoundStatus.CLOSED, actor=organizer)
     run = run_allocation(allocated, "greedy", actor=organizer)
     generate_documents(allocated, actor=organizer)
+    job = Job(kind=JobKind.GENERATE, round_id=allocated.id, status=JobStatus.DONE)
+    db.session.add(job)
     db.session.commit()
-    document = db.session.scalars(select(Document).filter_by(round_id=allocated.id)).first()
+    document = db.session.scalars(
+        select(Document).filter_by(round_id=allocated.id).order_by(Document.id)
+    ).first()
     notice = db.session.scalars(select(Notice)).first()
     return {
         "users": {
@@ -150,6 +162,7 @@ def world(app):
             "notice_id": notice.id,
             "user_id": resident.id,
             "document_id": document.id,
+            "job_id": job.id,
             "filename": document.filename,
             "token": "not-a-token",
             "action": "close",
@@ -171,6 +184,10 @@ AFTER_ALLOCATION = (
     "pooling.allocation_view",
     "pooling.compare",
     "pooling.use_compared",
+    "pooling.job_status",
+    "pooling.sign_document",
+    "pooling.accept_terms",
+    "pooling.new_version",
 )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from commonpot.extensions import db
 from commonpot.models import FundingRound, RoundStatus
+from pooling.jobs import join_threads
 from pooling.models import Document, Pledge
 from surveys.models import Response
 from tests import factories
@@ -171,6 +172,7 @@ def test_round_end_to_end(app, make_client, tmp_path):
 
     # Documents: the report and one term sheet per funded project, with the real figures.
     assert organizer.post(f"/c/{slug}/rounds/{round_id}/documents/generate").status_code == 302
+    join_threads(app)  # generation is a background job (a thread here)
     documents = db.session.scalars(select(Document).order_by(Document.id)).all()
     assert [d.kind.value for d in documents] == ["report", "term_sheet", "term_sheet"]
     report = pdf_text(documents[0].pdf)

@@ -557,3 +557,45 @@ def test_rendering_skips_refused_resources() -> None:
     )
     _, text = text_of(render_pdf(html))
     assert "Body text" in text and "root:" not in text
+
+
+def test_method_lists_the_runs_constraints_and_the_optimizers_words(app: Flask) -> None:
+    """Constraints come from the run's input snapshot, in names; explanations as stored."""
+    from types import SimpleNamespace
+
+    from pooling.document_context import constraints_of
+
+    r = SimpleNamespace(
+        priority_areas=[SimpleNamespace(id=3, name="Food security")],
+        projects=[SimpleNamespace(id=7, title="Kitchen"), SimpleNamespace(id=8, title="Van")],
+    )
+    instance = {
+        "area_shares": [{"category": "3", "min_bps": 2_000, "max_bps": None}],
+        "dependencies": [["8", "7"]],
+        "incompatible": [["7", "8"]],
+        "min_support": 5,
+        "projects": [],
+    }
+    listed = constraints_of(instance, r)
+    assert listed == [
+        "Food security: at least 20.00% of the money funded",
+        "“Van” only if “Kitchen” is funded",
+        "At most one of “Kitchen”, “Van”",
+        "Only projects with a support of at least 5",
+    ]
+    assert constraints_of({"projects": [], "area_shares": [], "dependencies": []}, r) == []
+    context = report_context()
+    context["allocation"] = context["allocation"] | {
+        "constraints": listed,
+        "options": ["completion: add1"],
+    }
+    context["funded"] = [
+        p | {"explanation": f"Funded: voters' money paid for {p['title']} <b>x</b>."}
+        for p in context["funded"]
+    ]
+    _, text = text_of(render_document("pdf/report.html", context))
+    flowing = " ".join(text.split())
+    for line in listed:
+        assert line in flowing
+    assert "completion: add1" in flowing
+    assert "Funded: voters' money paid for Community garden raised beds <b>x</b>." in flowing

@@ -10,6 +10,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields
 from weasyprint import HTML
 
 from pooling import signing, verification
@@ -306,3 +308,114 @@ def test_stamp_text_is_sized_by_its_widest_line() -> None:
     assert signing._stamp_style(["WWWW", "ii"]).text_box_style.font.avg_width == 0.944
     narrow = signing._stamp_style(["Digitally signed", "Ana"]).text_box_style.font.avg_width
     assert 0.4 < narrow < 0.55
+
+
+# -- changes after the last signature: every kind is refused ---------------------------
+
+
+def _revise(pdf: bytes, change) -> bytes:
+    """Apply ``change`` to an incremental writer over ``pdf``: a new revision, as any PDF
+    editor would append it."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    change(writer)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _add_annotation(writer: IncrementalPdfFileWriter) -> None:
+    page_ref = writer.find_page_for_modification(0)[1]
+    note = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Annot"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+            generic.NameObject("/Rect"): generic.ArrayObject(
+                [generic.FloatObject(v) for v in (100, 100, 120, 120)]
+            ),
+            generic.NameObject("/Contents"): generic.TextStringObject("Approved: 9,000"),
+        }
+    )
+    writer.register_annotation(page_ref, writer.add_object(note))
+
+
+def _add_page(writer: IncrementalPdfFileWriter) -> None:
+    page = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Page"),
+            generic.NameObject("/MediaBox"): generic.ArrayObject(
+                [generic.NumberObject(v) for v in (0, 0, 595, 842)]
+            ),
+            generic.NameObject("/Resources"): generic.DictionaryObject(),
+        }
+    )
+    writer.insert_page(page)
+
+
+def _edit_metadata(writer: IncrementalPdfFileWriter) -> None:
+    writer.set_info(
+        generic.DictionaryObject(
+            {generic.NameObject("/Title"): generic.TextStringObject("Minutes (amended)")}
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "change", [_add_annotation, _add_page, _edit_metadata], ids=["annotation", "page", "metadata"]
+)
+def test_a_revision_after_the_last_signature_is_refused(
+    signed_twice: bytes, authority: Authority, change
+) -> None:
+    assert verify_pdf(signed_twice, [authority.cert_pem]).ok
+    revised = _revise(signed_twice, change)
+    assert revised.startswith(signed_twice)  # the signed bytes are untouched...
+    verdict = verify_pdf(revised, [authority.cert_pem])
+    assert not verdict.ok  # ...but the last signature no longer covers the file
+    assert all(s.intact and s.trusted for s in verdict.signatures)
+    assert not verdict.signatures[-1].covers_whole_file
+    assert (
+        "Signature 'board-2' by Luis Fernández: bytes were added after the last signature."
+        in verdict.problems
+    )
+
+
+def test_a_field_placed_in_advance_is_filled_where_it_is(
+    unsigned: bytes, authority: Authority, jane: Credential, luis: Credential
+) -> None:
+    """The lead's field sits in their block; board stamps still fill the zone from its
+    first place, whatever the order of signing."""
+    placed = signing.place_signature_field(unsigned, "lead", 0, (60, 500, 230, 550))
+    assert signing.has_empty_field(placed, "lead")
+    board = _sign(placed, jane, authority, 1, "Jane Doe")
+    lead = sign_pdf(
+        board,
+        luis,
+        authority.cert_pem,
+        field_name="lead",
+        signer_name="Luis Fernández",
+        role="Project lead",
+        reason="Terms accepted",
+        passphrase=PASS,
+        stamp_heading="Terms accepted",
+    )
+    assert not signing.has_empty_field(lead, "lead")
+    both = _sign(lead, luis, authority, 2, "Luis Fernández")
+    verdict = verify_pdf(both, [authority.cert_pem])
+    assert verdict.ok, verdict.problems
+    assert [s.field for s in verdict.signatures] == ["board-1", "lead", "board-2"]
+    rects = {}
+    reader = PdfFileReader(BytesIO(both))
+    for name, _, ref in fields.enumerate_sig_fields(reader):
+        rects[name] = [round(float(v)) for v in ref.get_object()["/Rect"]]
+    assert rects["lead"] == [60, 500, 230, 550]
+    assert rects["board-1"] == list(stamp_box(0)) and rects["board-2"] == list(stamp_box(1))
+    with pytest.raises(ValueError, match="already has a signature field named 'lead'"):
+        sign_pdf(
+            both,
+            luis,
+            authority.cert_pem,
+            field_name="lead",
+            signer_name="Luis",
+            role="Project lead",
+            reason="again",
+            passphrase=PASS,
+        )
