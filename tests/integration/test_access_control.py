@@ -49,6 +49,7 @@ POLICY = {
     "surveys.results": "L 403 403 403 200 403",  # open round: tallies stay hidden
     "surveys.results_csv": "L 403 403 403 200 403",
     "surveys.export_pabulib": "L 403 403 403 200 403",
+    "surveys.import_pabulib": "L 403 403 403 200 403",
     "pooling.verify": "200 200 200 200 200 200",
     "pooling.pledge": "L 200 200 403 200 200",
     "pooling.mine": "L 200 200 403 200 200",
