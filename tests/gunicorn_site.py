@@ -37,10 +37,9 @@ class Site:
     error_log: Path
     env: dict = field(repr=False, default_factory=dict)
 
-    def worker_pids(self, path_fragment: str) -> list[int]:
-        """The pid of the worker that served each logged request whose line names the path."""
-        lines = self.access_log.read_text().splitlines()
-        return [int(line.split()[0]) for line in lines if path_fragment in line]
+    def log_lines(self) -> list[str]:
+        """gunicorn's access log so far: `<pid> "METHOD /path HTTP/1.1" status` a line."""
+        return self.access_log.read_text().splitlines()
 
     def commonpot(self, *args: str) -> subprocess.CompletedProcess:
         """Run the `commonpot` command against the site's database."""

@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from flask import url_for
 from sqlalchemy import select
 
 from commonpot.extensions import db
-from commonpot.models import RoundStatus
-from commonpot.rounds.services import transition
-from pooling.allocation import run_allocation
-from pooling.issuing import generate_documents
-from pooling.models import Document, Notice
-from pooling.notices import notify
-from pooling.pledges import confirm_pledge, make_pledge
-from surveys.services import submit_response
-from tests import factories
+from pooling.models import Notice
 
 CALLERS = ("anonymous", "resident", "other_resident", "outsider", "organizer", "board")
 
@@ -97,52 +88,6 @@ PUBLIC_POSTS = {
     "surveys.join",  # claiming a roll line is how a member joins: open to anyone
 }
 SKIP = {"static"}
-
-
-@pytest.fixture
-def world(app):
-    """Community A with an open round (a pledge and a notice of `resident`) and an
-    allocated round with documents; community B with its own resident."""
-    a, people = factories.community("eastside")
-    factories.community("westside")
-    organizer = people["organizer"][0]
-    resident, other = people["residents"][:2]
-    open_round = factories.open_round(a, organizer)
-    pledge = make_pledge(open_round, resident, amount_cents=2_500)
-    confirm_pledge(pledge, resident)
-    notify(resident, open_round, "test", "hello", pledge=pledge)
-    allocated = factories.open_round(a, organizer)
-    ranks = {x.id: i for i, x in enumerate(allocated.priority_areas, 1)}
-    submit_response(allocated, resident, rankings=ranks, votes={allocated.projects[0].id})
-    transition(allocated, RoundStatus.CLOSED, actor=organizer)
-    run_allocation(allocated, "greedy", actor=organizer)
-    generate_documents(allocated, actor=organizer)
-    db.session.commit()
-    document = db.session.scalars(select(Document).filter_by(round_id=allocated.id)).first()
-    notice = db.session.scalars(select(Notice)).first()
-    return {
-        "users": {
-            "resident": resident.email,
-            "other_resident": other.email,
-            "outsider": "r1@westside.test",
-            "organizer": organizer.email,
-            "board": people["board"][0].email,
-        },
-        "open": open_round,
-        "allocated": allocated,
-        "values": {
-            "slug": "eastside",
-            "project_id": open_round.projects[0].id,
-            "pledge_id": pledge.id,
-            "notice_id": notice.id,
-            "user_id": resident.id,
-            "document_id": document.id,
-            "filename": document.filename,
-            "token": "not-a-token",
-            "action": "close",
-            "role": "board",
-        },
-    }
 
 
 def _rules(app):
@@ -233,3 +178,24 @@ def test_residents_never_see_each_others_pledges(app, make_client, world):
     for page in pages:
         body = other.get(page).get_data(as_text=True)
         assert receipt not in body and not re.search(r"\$25\.00", body), page
+
+
+def test_every_state_changing_route_is_in_the_csrf_walk(app):
+    """The CSRF walk posts to every POST route; this makes sure nothing slips around it: no
+    route takes PUT, PATCH or DELETE (which the walk would not try), no view or blueprint is
+    exempted, and the check runs before every view."""
+    from commonpot.extensions import csrf
+
+    other = [
+        (r.endpoint, sorted(r.methods - {"GET", "HEAD", "OPTIONS", "POST"}))
+        for r in _rules(app)
+        if r.methods - {"GET", "HEAD", "OPTIONS", "POST"}
+    ]
+    assert other == []
+    assert not csrf._exempt_views and not csrf._exempt_blueprints
+    assert app.config.get("WTF_CSRF_ENABLED", True) and app.config.get(
+        "WTF_CSRF_CHECK_DEFAULT", True
+    )
+    assert "POST" in app.config.get("WTF_CSRF_METHODS", ["POST"])
+    posts = {r.endpoint for r in _rules(app) if "POST" in r.methods}
+    assert posts >= POST_ONLY | PUBLIC_POSTS and len(posts) > len(POST_ONLY)
