@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 CSP = "; ".join(
     [
@@ -32,6 +33,20 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # the largest real Pabulib file we know is ~3 MB
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: ids are 32-bit database integers, so a larger number is
+    no page (404) rather than a query PostgreSQL refuses ("integer out of range")."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def bound_ids(app: Flask) -> None:
+    """Before any route is added: routes compile their converters when registered."""
+    app.url_map.converters["int"] = DatabaseId
 
 
 def init_security(app: Flask) -> None:

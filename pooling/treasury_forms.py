@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -36,6 +36,9 @@ INSTRUMENT_LABELS = {
 }
 
 
+RATE = re.compile(r"([0-9]{1,6})(?:\.([0-9]{0,12}))?")  # plain digits: no 1e309, no NaN
+
+
 class PercentField(Field):
     """A yearly rate typed in percent with at most two decimals, held as basis points."""
 
@@ -60,15 +63,13 @@ class PercentField(Field):
             return
         if "," in text and "." not in text:
             text = text.replace(",", ".")  # 3,25 is how much of Europe writes 3.25
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise ValueError("Enter a rate like 3 or 3.25 (percent a year).") from None
-        if not value.is_finite():
+        found = RATE.fullmatch(text)
+        if not found:
             raise ValueError("Enter a rate like 3 or 3.25 (percent a year).")
-        if value != value.quantize(Decimal("0.01")):
+        whole, part = found.group(1), found.group(2) or ""
+        if len(part.rstrip("0")) > 2:
             raise ValueError("A rate has at most two decimals, e.g. 3.25.")
-        self.data = int(value * 100)
+        self.data = int(whole) * 100 + int((part + "00")[:2])
 
 
 class TermsForm(FlaskForm):

@@ -199,3 +199,22 @@ def test_every_state_changing_route_is_in_the_csrf_walk(app):
     assert "POST" in app.config.get("WTF_CSRF_METHODS", ["POST"])
     posts = {r.endpoint for r in _rules(app) if "POST" in r.methods}
     assert posts >= POST_ONLY | PUBLIC_POSTS and len(posts) > len(POST_ONLY)
+
+
+def test_ids_beyond_the_database_are_no_page(app, make_client, world):
+    """Every route with an id, called with one too large for the database: 404, not 500."""
+    organizer = make_client()
+    organizer.login(world["users"]["organizer"])
+    answers = {}
+    for rule in _rules(app):
+        ints = [a for a in rule.arguments if a.endswith("_id")]
+        if not ints:
+            continue
+        values = dict(world["values"], round_id=world["open"].id)
+        huge = {**{a: values[a] for a in rule.arguments}, **{a: 99999999999 for a in ints}}
+        path = rule.rule
+        for a, v in huge.items():
+            path = re.sub(rf"<(?:[a-z]+(?:\([^)]*\))?:)?{a}>", str(v), path)
+        method = organizer.get if "GET" in rule.methods else organizer.post
+        answers[rule.endpoint] = method(path).status_code
+    assert answers and set(answers.values()) == {404}, answers
