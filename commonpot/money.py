@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from decimal import Decimal, InvalidOperation
 
 SYMBOLS = {"USD": "$", "CAD": "$", "EUR": "€", "GBP": "£", "PLN": "zł "}
 
@@ -13,25 +13,25 @@ def format_cents(cents: int, currency: str = "USD") -> str:
     return f"{sign}{SYMBOLS.get(currency, currency + ' ')}{whole:,}.{part:02d}"
 
 
-AMOUNT = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
 MOST_DIGITS = 15  # a trillion dollars and more: beyond any round, far inside BigInteger
 
 
 def parse_cents(text: str) -> int:
     """'1,234.5' or '$1234' -> 123450. Raises ValueError with a message a resident understands.
 
-    Plain digits only: no exponents ('1e309'), no other scripts' digits, no NaN.
+    The size is checked before any arithmetic, so '1e309' is "too large", not a crash.
     """
     cleaned = text.strip().replace(",", "").replace(" ", "").lstrip("$€£")
     if not cleaned:
         raise ValueError("Enter an amount.")
-    found = AMOUNT.fullmatch(cleaned)
-    if not found or not (found.group(2) or found.group(3)):
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError("Enter an amount like 25 or 25.50.") from None
+    if not value.is_finite():
         raise ValueError("Enter an amount like 25 or 25.50.")
-    sign, whole, part = found.group(1), found.group(2) or "0", found.group(3) or ""
-    if len(part.rstrip("0")) > 2:
-        raise ValueError("Amounts have at most two decimals (cents).")
-    if len(whole.lstrip("0")) > MOST_DIGITS:
+    if value and value.adjusted() >= MOST_DIGITS:
         raise ValueError("This amount is too large.")
-    cents = int(whole.lstrip("0") or "0") * 100 + int((part + "00")[:2])
-    return -cents if sign == "-" else cents
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("Amounts have at most two decimals (cents).")
+    return int(value * 100)

@@ -30,7 +30,7 @@ def test_any_text_is_cents_or_a_clear_refusal(text):
         assert isinstance(cents, int) and abs(cents) < 10**17
 
 
-@pytest.mark.parametrize("text", ["1e309", "NaN", "Infinity", "１２３", "0x10", "1.001", "9" * 20])
-def test_exponents_other_digits_and_giants_are_refused(text):
+@pytest.mark.parametrize("text", ["1e309", "1e-400", "NaN", "Infinity", "0x10", "1.001", "9" * 20])
+def test_giants_and_non_numbers_are_refused(text):
     with pytest.raises(ValueError):
         parse_cents(text)
