@@ -80,6 +80,7 @@ def start(database_url: str, logs: Path) -> Site:
     process = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            "--no-control-socket",  # one per machine by default: others' servers share it
             "--workers",
             str(WORKERS),
             "--bind",

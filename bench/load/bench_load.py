@@ -111,8 +111,10 @@ def seed(url: str, residents: int, projects: int, max_approvals: int) -> str:
 
 
 def gunicorn(target: str, env: dict, args: argparse.Namespace, log: Path, chdir: Path):
+    log.unlink(missing_ok=True)
     command = [
         str(BIN / "gunicorn"),
+        "--no-control-socket",
         "--chdir",
         str(chdir),
         "--workers",
