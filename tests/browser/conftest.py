@@ -24,14 +24,18 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Module-scoped: Playwright's sync API keeps an event loop running while it is open,
-    and other tests (pyHanko's signing) need the thread free of it."""
+def pytest_runtest_setup(item):
+    """Before any fixture: without Chromium, no gunicorn or database is started for nothing."""
     if not CHROMIUM.exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but Chromium is not installed at {CHROMIUM}")
         pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Module-scoped: Playwright's sync API keeps an event loop running while it is open,
+    and other tests (pyHanko's signing) need the thread free of it."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)

@@ -173,7 +173,7 @@ def verify(me, pdf) -> str:
     return me.page.locator(".verdict").inner_text()
 
 
-def test_organizer_runs_a_round_and_the_board_signs(site, journey, southside, tmp_path):
+def test_organizer_runs_a_round_and_the_board_signs(journey, site, southside, tmp_path):
     organizer = journey("organizer")
     organizer.sign_in(f"organizer@{SLUG}.test")
     round_id = create_round(organizer)

@@ -87,7 +87,7 @@ def _responses(site, email: str) -> dict[int, int]:
         return dict(rows)
 
 
-def test_resident_answers_every_ballot_pledges_and_edits(site, journey, northside):
+def test_resident_answers_every_ballot_pledges_and_edits(journey, site, northside):
     me = journey("resident")
     page = me.page
     me.sign_in("r1@northside.test")
@@ -142,7 +142,7 @@ def test_resident_answers_every_ballot_pledges_and_edits(site, journey, northsid
     me.finish()
 
 
-def test_the_survey_can_be_completed_with_the_keyboard_alone(site, journey, northside):
+def test_the_survey_can_be_completed_with_the_keyboard_alone(journey, site, northside):
     """Tab to each control, arrows and Space to choose, Enter to send: no mouse at all."""
     me = journey("keyboard")
     page = me.page
@@ -169,7 +169,11 @@ def test_the_survey_can_be_completed_with_the_keyboard_alone(site, journey, nort
     keys.press("Enter")
     page.wait_for_url(f"{site.url}/")
     me.step("home")
-    me.go(f"/c/northside/rounds/{northside['approval']}/survey")
+    me.go(f"/c/northside/rounds/{northside['approval']}")
+    me.step("round")
+    tab_to("Answer the survey")
+    keys.press("Enter")
+    page.wait_for_url("**/survey")
     me.step("survey")
     for area, presses in (("Education", 1), ("Food security", 2), ("Place security", 3)):
         tab_to(area)
