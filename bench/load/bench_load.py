@@ -4,7 +4,8 @@ against the ceiling of the same stack (a bare Flask + SQLAlchemy insert), in one
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/load/bench_load.py --users 32 --seconds 30
 
-Phases, each on a fresh gunicorn with the same options, driven by locust (headless):
+Phases, the ceiling and commonpot each on gunicorn with the same options, driven by locust
+(headless); the measure of each starts once every simulated resident has signed in:
 1. ceiling: POST /insert, one row per request;
 2. ballots: every simulated resident signs in once, then submits its ballot again and
    again (the real survey page: session, CSRF, validation, the unique response, the audit
@@ -38,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-key-not-for-production"
 PASSWORD = "bench-password-123"
+WARM_UP = 10  # seconds for every simulated resident to sign in before the measure starts
 
 
 def create_database() -> tuple[str, str]:
@@ -167,12 +169,11 @@ def locust(host: str, classes: list[str], users: int, seconds: int, out: Path, e
                 "--spawn-rate",
                 str(users),
                 "--run-time",
-                f"{seconds}s",
+                f"{seconds + WARM_UP}s",
                 "--host",
                 host,
                 "--csv",
                 str(prefix),
-                "--reset-stats",
                 "--only-summary",
                 "--loglevel",
                 "WARNING",
@@ -193,6 +194,7 @@ def locust(host: str, classes: list[str], users: int, seconds: int, out: Path, e
             "p99_ms": float(row["99%"]),
         }
         for name, row in rows.items()
+        if int(row["Request Count"])  # sign-ins, reset once everyone is in, are left out
     }
 
 
@@ -216,7 +218,9 @@ def main() -> int:
         )
         assert migrated.returncode == 0, migrated.stderr
         round_path = seed(url, residents=2 * args.users, projects=10, max_approvals=5)
-        env.update(BENCH_ROUND_PATH=round_path, BENCH_MAX_APPROVALS="5")
+        env.update(
+            BENCH_ROUND_PATH=round_path, BENCH_MAX_APPROVALS="5", BENCH_USERS=str(args.users)
+        )
 
         with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
             conn.execute(
