@@ -9,6 +9,7 @@ styles cannot run code.
 from __future__ import annotations
 
 from flask import Flask, abort, render_template, request
+from flask_babel import gettext
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -68,7 +69,21 @@ def init_security(app: Flask) -> None:
         if limit and request.content_length is not None and request.content_length > limit:
             abort(413)
 
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_large_bodies)
+    def refuse_nul_characters():
+        """PostgreSQL cannot store a NUL character in text, and no browser form sends one:
+        a request carrying one in a field, a query or a file's name is refused whole."""
+        names = [f.filename or "" for f in request.files.values()] if request.files else []
+        values = [*request.args.values(), *names]
+        if request.method != "GET" and request.form:
+            values += [v for _, vs in request.form.lists() for v in vs]
+        if any("\x00" in value for value in values):
+            message = gettext("It held a NUL character, which text cannot contain.")
+            return render_template("errors/400.html", message=message), 400
+        return None
+
+    before = app.before_request_funcs.setdefault(None, [])
+    before.insert(0, refuse_large_bodies)
+    before.insert(1, refuse_nul_characters)
 
     @app.after_request
     def security_headers(response):

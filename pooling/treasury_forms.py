@@ -8,7 +8,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     Field,
-    IntegerField,
     RadioField,
     SearchField,
     SelectField,
@@ -18,7 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import TextInput
 
-from commonpot.forms import MoneyField, choices
+from commonpot.forms import IntegerField, MoneyField, choices
 
 from .books import STATE_LABELS, TO_COLLECT, TO_REFUND
 from .models import Instrument, OverflowRule, PaymentMethod

@@ -15,7 +15,7 @@ from commonpot.errors import DomainError
 from commonpot.extensions import db
 from commonpot.models import Community, Role
 from commonpot.web import requires, round_or_404
-from optimizer import PabulibError, read_pabulib
+from optimizer import PabulibError
 
 from . import pabulib_io
 from .views import bp
@@ -41,7 +41,7 @@ def import_pabulib(community: Community):
         try:
             imported = pabulib_io.import_election(
                 community,
-                read_pabulib(data),
+                pabulib_io.read_file(data),
                 source_name=name,
                 sha256=hashlib.sha256(data).hexdigest(),
                 actor=current_user,

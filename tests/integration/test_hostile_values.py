@@ -234,3 +234,36 @@ def test_a_mangled_roll_is_imported_or_refused_with_nothing_saved(
     assert response.status_code in (302, 422)
     if response.status_code == 422:
         assert snapshot() == before
+
+
+def test_nul_characters_and_giant_numbers_are_refused_and_save_nothing(app, make_client, eastside):
+    """What fuzzing found: PostgreSQL refuses NUL in text, and WTForms' NumberRange and
+    every integer column overflow on numbers past 32 bits; each was a 500."""
+    client = _organizer(make_client)
+    roll = b"name,block,member_number,birth_year\nA\x00na,B1,1,1980\n"
+    pabulib = PABULIB.replace(b"Trees", b"Tr\x00ees")
+    new_round = {"title": "Spring", "priority_areas": "Streets\nParks"}
+    before = snapshot()
+    answers = {
+        "roll": _upload(client, "/c/eastside/roll", "file", roll, "roll.csv"),
+        "pabulib": _upload(client, "/c/eastside/rounds/import", "file", pabulib, "x.pb"),
+        "file name": _upload(client, "/c/eastside/rounds/import", "file", PABULIB, "a\x00.pb"),
+        "field": client.post("/c/eastside/rounds/new", {**new_round, "title": "Spr\x00ing"}),
+        "query": client.get("/c/eastside/audit?action=round%00"),
+        "count": client.post("/c/eastside/rounds/new", {**new_round, "max_approvals": "9" * 30}),
+        "age": client.post("/c/eastside/rounds/new", {**new_round, "min_age": str(2**40)}),
+    }
+    statuses = {name: response.status_code for name, response in answers.items()}
+    assert statuses == {
+        "roll": 422,
+        "pabulib": 422,
+        "file name": 400,
+        "field": 400,
+        "query": 400,
+        "count": 422,
+        "age": 422,
+    }
+    assert "Line 2: a NUL character" in answers["roll"].get_data(as_text=True)
+    assert "x.pb: line 9: a NUL character" in answers["pabulib"].get_data(as_text=True)
+    assert "This number is too large." in answers["count"].get_data(as_text=True)
+    assert snapshot() == before
