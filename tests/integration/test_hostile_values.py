@@ -137,8 +137,8 @@ def test_any_title_is_refused_cleanly_or_shown_escaped(app, make_client, eastsid
         f"/c/eastside/rounds/{r.id}/projects",
         {"title": title, "cost": "10", "priority_area_id": r.priority_areas[1].id},
     )
-    assert response.status_code in (302, 422)
-    if response.status_code == 422:
+    assert response.status_code in ((400,) if "\x00" in title else (302, 422))
+    if response.status_code != 302:
         assert snapshot() == before
         return
     body = client.get(f"/c/eastside/rounds/{r.id}").get_data(as_text=True)
@@ -180,8 +180,11 @@ def test_any_amount_is_pledged_exactly_or_refused_next_to_the_field(
         pledge = db.session.scalars(select(Pledge).where(Pledge.round_id == r.id)).one()
         assert pledge.amount_cents == cents
         return
-    assert response.status_code == 422
-    assert 'id="amount-err"' in response.get_data(as_text=True)
+    if "\x00" in amount:  # refused before any form reads it
+        assert response.status_code == 400
+    else:
+        assert response.status_code == 422
+        assert 'id="amount-err"' in response.get_data(as_text=True)
     assert snapshot() == before
 
 
