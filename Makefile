@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,19 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 demo: $(VENV)/.installed
 	$(BIN)/commonpot demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest
+
+# The load benchmark (docs/benchmarks.md): PostgreSQL on 127.0.0.1 or BENCH_POSTGRES.
+bench-load: $(VENV)/.installed-bench
+	$(BIN)/python bench/load/bench_load.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, g, has_app_context, has_request_context, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from . import config
 from .extensions import babel, csrf, db, login_manager, migrate
@@ -25,6 +26,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
 
+    from .security import bound_ids
+
+    bound_ids(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
@@ -74,6 +78,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     @app.errorhandler(404)
     def not_found(_e):
         return render_template("errors/404.html"), 404
+
+    @app.errorhandler(DBAPIError)
+    def database_lost(error):
+        """The database connection dropped mid-request: its transaction never committed, so
+        nothing was kept and sending the request again is safe. Other database errors are
+        bugs and stay errors."""
+        if not error.connection_invalidated:
+            raise error
+        db.session.rollback()
+        return render_template("errors/503.html"), 503, {"Retry-After": "1"}
 
     @app.after_request
     def commit_once(response):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email_validator
+import wtforms
 from wtforms import Field, SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import TextInput
@@ -51,6 +52,35 @@ class MoneyField(Field):
             raise ValidationError(f"The amount must be at least {format_cents(self.minimum)}.")
         if self.maximum is not None and self.data > self.maximum:
             raise ValidationError(f"The amount must be at most {format_cents(self.maximum)}.")
+
+
+DATABASE_INT = (-(2**31), 2**31 - 1)  # what an Integer column (and every id) holds
+
+
+def database_int(value: int) -> int:
+    """An id or count the database can hold; ValueError (a field message) beyond."""
+    if not DATABASE_INT[0] <= value <= DATABASE_INT[1]:
+        raise ValueError("This number is too large.")
+    return value
+
+
+def database_id(value) -> int:
+    """`coerce` for choices not checked against a list (validate_choice=False)."""
+    return database_int(int(value))
+
+
+class IntegerField(wtforms.IntegerField):
+    """WTForms' IntegerField, bounded to a database integer: a huge number is a message
+    next to the field, not an OverflowError in NumberRange or a query PostgreSQL refuses."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            try:
+                database_int(self.data)
+            except ValueError:
+                self.data = None
+                raise
 
 
 def choices(pairs) -> list[SelectChoice]:

@@ -9,7 +9,9 @@ styles cannot run code.
 from __future__ import annotations
 
 from flask import Flask, abort, render_template, request
+from flask_babel import gettext
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 CSP = "; ".join(
     [
@@ -34,6 +36,20 @@ HEADERS = {
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # the largest real Pabulib file we know is ~3 MB
 
 
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: ids are 32-bit database integers, so a larger number is
+    no page (404) rather than a query PostgreSQL refuses ("integer out of range")."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def bound_ids(app: Flask) -> None:
+    """Before any route is added: routes compile their converters when registered."""
+    app.url_map.converters["int"] = DatabaseId
+
+
 def init_security(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: no limit
         app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
@@ -53,7 +69,21 @@ def init_security(app: Flask) -> None:
         if limit and request.content_length is not None and request.content_length > limit:
             abort(413)
 
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_large_bodies)
+    def refuse_nul_characters():
+        """PostgreSQL cannot store a NUL character in text, and no browser form sends one:
+        a request carrying one in a field, a query or a file's name is refused whole."""
+        names = [f.filename or "" for f in request.files.values()] if request.files else []
+        values = [*request.args.values(), *names]
+        if request.method != "GET" and request.form:
+            values += [v for _, vs in request.form.lists() for v in vs]
+        if any("\x00" in value for value in values):
+            message = gettext("It held a NUL character, which text cannot contain.")
+            return render_template("errors/400.html", message=message), 400
+        return None
+
+    before = app.before_request_funcs.setdefault(None, [])
+    before.insert(0, refuse_large_bodies)
+    before.insert(1, refuse_nul_characters)
 
     @app.after_request
     def security_headers(response):

@@ -2,7 +2,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, FileSize
 from wtforms import (
     DateField,
-    IntegerField,
     PasswordField,
     RadioField,
     SelectField,
@@ -14,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from commonpot.forms import MoneyField, choices
+from commonpot.forms import IntegerField, MoneyField, choices
 
 from .allocation import COMPLETIONS, DEFAULT_COMPLETION, RULES
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -19,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, StopValidation, ValidationError
 
-from commonpot.forms import MoneyField, choices
+from commonpot.forms import IntegerField, MoneyField, choices, database_id, database_int
 from commonpot.money import format_cents
 
 from .models import Condition, Instrument, TargetKind
@@ -42,7 +41,7 @@ def optional_int(value) -> int | None:
     """'' (nothing chosen) -> None; '12' -> 12; anything else is refused by the field."""
     if value is None or value == "":
         return None
-    return int(value)
+    return database_int(int(value))
 
 
 class WholeNumberField(IntegerField):
@@ -57,9 +56,10 @@ class WholeNumberField(IntegerField):
         self.data = None
         if valuelist and valuelist[0].strip():
             try:
-                self.data = int(valuelist[0].strip().replace(",", ""))
+                number = int(valuelist[0].strip().replace(",", ""))
             except ValueError:
                 raise ValueError(self.message) from None
+            self.data = database_int(number)
 
 
 class PledgeAmountField(MoneyField):
@@ -116,7 +116,7 @@ class PledgeForm(FlaskForm):
     )
     projects = CheckboxesField(
         "Which projects",
-        coerce=int,
+        coerce=database_id,
         validate_choice=False,
         invalid_value_message="Choose projects of this round.",
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
 
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     Field,
-    IntegerField,
     RadioField,
     SearchField,
     SelectField,
@@ -18,7 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import TextInput
 
-from commonpot.forms import MoneyField, choices
+from commonpot.forms import IntegerField, MoneyField, choices
 
 from .books import STATE_LABELS, TO_COLLECT, TO_REFUND
 from .models import Instrument, OverflowRule, PaymentMethod
@@ -34,6 +33,9 @@ INSTRUMENT_LABELS = {
     Instrument.SHARES: "Member shares",
     Instrument.LOAN: "Community loan",
 }
+
+
+RATE = re.compile(r"([0-9]{1,6})(?:\.([0-9]{0,12}))?")  # plain digits: no 1e309, no NaN
 
 
 class PercentField(Field):
@@ -60,15 +62,13 @@ class PercentField(Field):
             return
         if "," in text and "." not in text:
             text = text.replace(",", ".")  # 3,25 is how much of Europe writes 3.25
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise ValueError("Enter a rate like 3 or 3.25 (percent a year).") from None
-        if not value.is_finite():
+        found = RATE.fullmatch(text)
+        if not found:
             raise ValueError("Enter a rate like 3 or 3.25 (percent a year).")
-        if value != value.quantize(Decimal("0.01")):
+        whole, part = found.group(1), found.group(2) or ""
+        if len(part.rstrip("0")) > 2:
             raise ValueError("A rate has at most two decimals, e.g. 3.25.")
-        self.data = int(value * 100)
+        self.data = int(whole) * 100 + int((part + "00")[:2])
 
 
 class TermsForm(FlaskForm):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from commonpot.errors import DomainError
 from commonpot.extensions import db
 from commonpot.models import Community, FundingRound
-from optimizer import PabulibError, read_pabulib
+from optimizer import PabulibError
 
 from . import pabulib_io
 
@@ -41,7 +41,7 @@ def import_command(file: Path, slug: str, as_json: bool) -> None:
         raise click.ClickException(f"There is no community '{slug}'.")
     data = file.read_bytes()
     try:
-        election = read_pabulib(data)
+        election = pabulib_io.read_file(data)
     except PabulibError as error:
         raise click.ClickException(f"{file}: {error}") from None
     try:

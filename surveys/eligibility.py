@@ -74,6 +74,11 @@ def parse_roll(data: bytes) -> list[RollRow]:
         raise ValidationFailed(
             [("file", "Save the roll as UTF-8 CSV and upload it again.")]
         ) from None
+    if "\x00" in text:  # no database text holds one, and no spreadsheet writes one
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ValidationFailed(
+            [("file", f"Line {line}: a NUL character. Save the roll as UTF-8 CSV text.")]
+        )
     sample = text[:4096]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")

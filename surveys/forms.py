@@ -14,7 +14,6 @@ import random
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     SubmitField,
@@ -22,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Optional
 
-from commonpot.forms import ErrorSlot, choices
+from commonpot.forms import ErrorSlot, IntegerField, choices, database_id
 from commonpot.models import BallotType, FundingRound
 from commonpot.rounds.forms import BallotSettingsFields
 
@@ -111,7 +110,7 @@ def ballot_form(funding_round: FundingRound, seed: int, **kwargs) -> BallotForm:
         )
     if kind in (BallotType.APPROVAL, BallotType.KNAPSACK):
         label = "Projects you approve" if kind == BallotType.APPROVAL else "Projects you choose"
-        RoundBallot.approvals = CheckboxesField(label, coerce=int, validate_choice=False)
+        RoundBallot.approvals = CheckboxesField(label, coerce=database_id, validate_choice=False)
     elif kind == BallotType.CUMULATIVE:
         top = settings.points_cap or settings.points_total or 0
         for p in projects:

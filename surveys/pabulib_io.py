@@ -56,7 +56,7 @@ from commonpot.models import (
     User,
     utcnow,
 )
-from optimizer import Ballot, Election, Profile
+from optimizer import Ballot, Election, PabulibError, Profile, read_pabulib
 from optimizer import Project as PbProject
 from optimizer.model import PROFILE_ALIASES
 from optimizer.pabulib_writer import write_pabulib
@@ -277,6 +277,14 @@ def _insert_votes(rows: list[tuple[int, int, int, int | None]]) -> None:
     """(response id, project id, points, rank) rows."""
     columns = ("response_id", "project_id", "points", "rank")
     _bulk_insert(ProjectVote.__table__, columns, rows)
+
+
+def read_file(data: bytes) -> Election:
+    """read_pabulib, refusing first what no database text can hold (a NUL character)."""
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise PabulibError(line, "a NUL character (save the file as UTF-8 text)")
+    return read_pabulib(data)
 
 
 def import_election(

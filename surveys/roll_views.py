@@ -6,10 +6,11 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import EmailField, IntegerField, PasswordField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import Email, Length, NumberRange, Optional
 
 from commonpot.errors import ValidationFailed
+from commonpot.forms import IntegerField
 from commonpot.models import Community, Role, RoundStatus
 from commonpot.web import attempt, community_or_404, requires, round_or_404
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from commonpot.audit import record
 from commonpot.codes import receipt_code
@@ -63,6 +64,9 @@ def response_count(funding_round: FundingRound) -> int:
 # -- scheduled closing ---------------------------------------------------------------
 
 
+ROUND_COLUMNS = [c.key for c in FundingRound.__mapper__.column_attrs]
+
+
 def is_due(funding_round: FundingRound, now: datetime | None = None) -> bool:
     """An open round whose scheduled closing time has passed (not yet closed in the table)."""
     now = now or utcnow()
@@ -75,6 +79,13 @@ def is_due(funding_round: FundingRound, now: datetime | None = None) -> bool:
 
 def _lock_round(funding_round: FundingRound, *, read: bool = False) -> FundingRound:
     """Reload the round under a row lock (shared for ballots, exclusive for settings)."""
+    if read:
+        # Its columns only (status, settings): the projects and priority areas already
+        # loaded stay, since they cannot change while the round is open.
+        db.session.refresh(
+            funding_round, attribute_names=ROUND_COLUMNS, with_for_update={"read": True}
+        )
+        return funding_round
     return db.session.scalars(
         select(FundingRound)
         .where(FundingRound.id == funding_round.id)
@@ -248,8 +259,14 @@ def submit_response(
                 raise
     if action == "response.updated":
         # Delete the old answers first: the unique (response, rank) must never see both.
-        response.rankings.clear()
-        response.votes.clear()
+        # In bulk, without loading them; the collections are then known to be empty.
+        for table in (PriorityRanking, ProjectVote):
+            db.session.execute(
+                delete(table).where(table.response_id == response.id),
+                execution_options={"synchronize_session": False},
+            )
+        set_committed_value(response, "rankings", [])
+        set_committed_value(response, "votes", [])
         if entered_by is not None:
             response.entered_by_id = entered_by.id
         db.session.flush()

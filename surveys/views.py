@@ -31,12 +31,14 @@ def ballot(community: Community, round_id: int):
     if funding_round.status != RoundStatus.OPEN:
         flash("This round is not open for answers.", "info")
         return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))
-    existing = services.response_of(funding_round, current_user)
     seed = hash((current_user.id, funding_round.id)) & 0xFFFFFFFF
     form = ballot_form(funding_round, seed)
-    if not form.is_submitted() and existing:
-        form.show(existing)
-    if form.validate_on_submit():
+    existing = None
+    if not form.is_submitted():
+        existing = services.response_of(funding_round, current_user)
+        if existing:
+            form.show(existing)
+    elif form.validate_on_submit():
         response = attempt(
             form,
             services.submit_response,
@@ -49,6 +51,8 @@ def ballot(community: Community, round_id: int):
             flash(f"Your answers are saved. Receipt code {response.receipt_code}.", "success")
             return redirect(url_for("pooling.pledge", slug=community.slug, round_id=round_id))
     failed = form.errors or form.form_errors or form.votes.errors or form.priorities.errors
+    if form.is_submitted():  # refused: the page says again what is saved
+        existing = services.response_of(funding_round, current_user)
     return render_template(
         "surveys/ballot.html", round=funding_round, form=form, existing=existing
     ), (422 if failed else 200)

@@ -55,6 +55,20 @@ def postgres_url():
     yield from _postgres_database()
 
 
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """gunicorn with two workers on a PostgreSQL database migrated by Alembic, shared by the
+    browser and the live hardening tests; each seeds its own community (tests.gunicorn_site)."""
+    from tests import gunicorn_site
+
+    for url in _postgres_database():
+        running = gunicorn_site.start(url, tmp_path_factory.mktemp("gunicorn"))
+        try:
+            yield running
+        finally:
+            gunicorn_site.stop(running)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory):
     if request.param == "sqlite":

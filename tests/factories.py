@@ -46,13 +46,14 @@ def open_round(
     organizer: User,
     projects=(("Garden", 0, 300_000), ("Tutoring", 1, 400_000), ("Safety App", 2, 500_000)),
     max_approvals: int | None = None,
+    title: str = "Test round",
 ):
     """A round with three priority areas and the given projects, opened."""
     from commonpot.models import RoundStatus
 
     r = rounds.create_round(
         c,
-        title="Test round",
+        title=title,
         description="",
         opens_at=None,
         closes_at=None,
@@ -60,10 +61,10 @@ def open_round(
         actor=organizer,
         priority_areas=["Food security", "Education", "Place security"],
     )
-    for title, area, cost in projects:
+    for name, area, cost in projects:
         rounds.add_project(
             r,
-            title=title,
+            title=name,
             description="",
             cost_cents=cost,
             lead_name="",

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db, login_manager
 from ..models import User, utcnow
@@ -17,7 +18,8 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """With the roles (every page checks them): one query, not two."""
+    return db.session.get(User, int(user_id), options=[joinedload(User.memberships)])
 
 
 def _safe_next(target: str | None) -> str:

@@ -1,4 +1,5 @@
-"""A live server on a loopback port and Debian's Chromium driven by Playwright.
+"""Debian's Chromium driven by Playwright against the app served by gunicorn (the `site`
+fixture of tests/conftest.py: two workers, PostgreSQL migrated by Alembic).
 
 Under CI=true a missing Chromium fails the run; elsewhere the browser tests skip.
 """
@@ -6,11 +7,11 @@ Under CI=true a missing Chromium fails the run; elsewhere the browser tests skip
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.browser.journey import ARTIFACTS, Journey
 
 CHROMIUM = Path(os.environ.get("COMMONPOT_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
@@ -23,24 +24,18 @@ ARGS = [
 ]
 
 
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+def pytest_runtest_setup(item):
+    """Before any fixture: without Chromium, no gunicorn or database is started for nothing."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but Chromium is not installed at {CHROMIUM}")
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Module-scoped: Playwright's sync API keeps an event loop running while it is open,
     and other tests (pyHanko's signing) need the thread free of it."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but Chromium is not installed at {CHROMIUM}")
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -49,13 +44,19 @@ def browser():
 
 
 @pytest.fixture
-def new_page(browser):
+def journey(browser, site, request):
+    """Make a Journey: one person's browser context, screenshots and accessibility audits
+    under tests/browser/artifacts/<test>/<who>/."""
     contexts = []
+    folder = ARTIFACTS / request.node.name
 
-    def make():
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
+    def make(who: str) -> Journey:
+        context = browser.new_context(
+            viewport={"width": 1200, "height": 900}, accept_downloads=True
+        )
+        context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        return Journey(context.new_page(), site.url, folder / who)
 
     yield make
     for context in contexts:

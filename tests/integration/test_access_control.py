@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from flask import url_for
 from sqlalchemy import select
 
 from commonpot.extensions import db
-from commonpot.models import RoundStatus
-from commonpot.rounds.services import transition
-from pooling.allocation import run_allocation
-from pooling.constraints import add_dependency, add_incompatible
-from pooling.issuing import generate_documents
-from pooling.models import Document, Job, JobKind, JobStatus, Notice
-from pooling.notices import notify
-from pooling.pledges import confirm_pledge, make_pledge
-from surveys.services import submit_response
-from tests import factories
+from pooling.models import Notice
 
 CALLERS = ("anonymous", "resident", "other_resident", "outsider", "organizer", "board")
 
@@ -50,6 +40,7 @@ POLICY = {
     "surveys.results": "L 403 403 403 200 403",  # open round: tallies stay hidden
     "surveys.results_csv": "L 403 403 403 200 403",
     "surveys.export_pabulib": "L 403 403 403 200 403",
+    "surveys.import_pabulib": "L 403 403 403 200 403",
     "pooling.verify": "200 200 200 200 200 200",
     "pooling.pledge": "L 200 200 403 200 200",
     "pooling.mine": "L 200 200 403 200 200",
@@ -113,65 +104,6 @@ PUBLIC_POSTS = {
     "surveys.join",  # claiming a roll line is how a member joins: open to anyone
 }
 SKIP = {"static"}
-
-
-@pytest.fixture
-def world(app):
-    """Community A with an open round (a pledge and a notice of `resident`) and an
-    allocated round with documents; community B with its own resident."""
-    a, people = factories.community("eastside")
-    factories.community("westside")
-    organizer = people["organizer"][0]
-    resident, other = people["residents"][:2]
-    open_round = factories.open_round(a, organizer)
-    pledge = make_pledge(open_round, resident, amount_cents=2_500)
-    confirm_pledge(pledge, resident)
-    notify(resident, open_round, "test", "hello", pledge=pledge)
-    first, second = open_round.projects[:2]
-    dependency = add_dependency(open_round, second.id, first.id, actor=organizer)
-    group = add_incompatible(open_round, [first.id, open_round.projects[2].id], actor=organizer)
-    allocated = factories.open_round(a, organizer)
-    ranks = {x.id: i for i, x in enumerate(allocated.priority_areas, 1)}
-    submit_response(allocated, resident, rankings=ranks, votes={allocated.projects[0].id})
-    confirm_pledge(make_pledge(allocated, other, amount_cents=300_000), other)
-    allocated.projects[0].lead_id = resident.id  # funded: its term sheet is the lead's
-    transition(allocated, RoundStatus.CLOSED, actor=organizer)
-    run = run_allocation(allocated, "greedy", actor=organizer)
-    generate_documents(allocated, actor=organizer)
-    job = Job(kind=JobKind.GENERATE, round_id=allocated.id, status=JobStatus.DONE)
-    db.session.add(job)
-    db.session.commit()
-    document = db.session.scalars(
-        select(Document).filter_by(round_id=allocated.id).order_by(Document.id)
-    ).first()
-    notice = db.session.scalars(select(Notice)).first()
-    return {
-        "users": {
-            "resident": resident.email,
-            "other_resident": other.email,
-            "outsider": "r1@westside.test",
-            "organizer": organizer.email,
-            "board": people["board"][0].email,
-        },
-        "open": open_round,
-        "allocated": allocated,
-        "values": {
-            "slug": "eastside",
-            "project_id": open_round.projects[0].id,
-            "pledge_id": pledge.id,
-            "notice_id": notice.id,
-            "user_id": resident.id,
-            "document_id": document.id,
-            "job_id": job.id,
-            "filename": document.filename,
-            "token": "not-a-token",
-            "action": "close",
-            "role": "board",
-            "dependency_id": dependency.id,
-            "group_id": group.id,
-            "run_id": run.id,
-        },
-    }
 
 
 def _rules(app):
@@ -272,3 +204,43 @@ def test_residents_never_see_each_others_pledges(app, make_client, world):
     for page in pages:
         body = other.get(page).get_data(as_text=True)
         assert receipt not in body and not re.search(r"\$25\.00", body), page
+
+
+def test_every_state_changing_route_is_in_the_csrf_walk(app):
+    """The CSRF walk posts to every POST route; this makes sure nothing slips around it: no
+    route takes PUT, PATCH or DELETE (which the walk would not try), no view or blueprint is
+    exempted, and the check runs before every view."""
+    from commonpot.extensions import csrf
+
+    other = [
+        (r.endpoint, sorted(r.methods - {"GET", "HEAD", "OPTIONS", "POST"}))
+        for r in _rules(app)
+        if r.methods - {"GET", "HEAD", "OPTIONS", "POST"}
+    ]
+    assert other == []
+    assert not csrf._exempt_views and not csrf._exempt_blueprints
+    assert app.config.get("WTF_CSRF_ENABLED", True) and app.config.get(
+        "WTF_CSRF_CHECK_DEFAULT", True
+    )
+    assert "POST" in app.config.get("WTF_CSRF_METHODS", ["POST"])
+    posts = {r.endpoint for r in _rules(app) if "POST" in r.methods}
+    assert posts >= POST_ONLY | PUBLIC_POSTS and len(posts) > len(POST_ONLY)
+
+
+def test_ids_beyond_the_database_are_no_page(app, make_client, world):
+    """Every route with an id, called with one too large for the database: 404, not 500."""
+    organizer = make_client()
+    organizer.login(world["users"]["organizer"])
+    answers = {}
+    for rule in _rules(app):
+        ints = [a for a in rule.arguments if a.endswith("_id")]
+        if not ints:
+            continue
+        values = dict(world["values"], round_id=world["open"].id)
+        huge = {**{a: values[a] for a in rule.arguments}, **{a: 99999999999 for a in ints}}
+        path = rule.rule
+        for a, v in huge.items():
+            path = re.sub(rf"<(?:[a-z]+(?:\([^)]*\))?:)?{a}>", str(v), path)
+        method = organizer.get if "GET" in rule.methods else organizer.post
+        answers[rule.endpoint] = method(path).status_code
+    assert answers and set(answers.values()) == {404}, answers

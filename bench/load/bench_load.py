@@ -1,0 +1,284 @@
+"""Load benchmark: residents submitting ballots and pledges through gunicorn + PostgreSQL,
+against the ceiling of the same stack (a bare Flask + SQLAlchemy insert), in one run.
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python bench/load/bench_load.py --users 32 --seconds 30
+
+Phases, the ceiling and commonpot each on gunicorn with the same options, driven by locust
+(headless); the measure of each starts once every simulated resident has signed in:
+1. ceiling: POST /insert, one row per request;
+2. ballots: every simulated resident signs in once, then submits its ballot again and
+   again (the real survey page: session, CSRF, validation, the unique response, the audit
+   event); the target is at least a third of the ceiling's requests/s, p99 under 100 ms,
+   no error;
+3. ballots and pledges together (make, confirm, cancel), same checks on errors.
+Afterwards `commonpot audit verify` and `commonpot ledger verify` must pass. A fresh
+database is created beside BENCH_POSTGRES (default the local server) and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+SECRET = "bench-secret-key-not-for-production"
+PASSWORD = "bench-password-123"
+WARM_UP = 10  # seconds for every simulated resident to sign in before the measure starts
+
+
+def create_database() -> tuple[str, str]:
+    name = f"commonpot_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = SERVER.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return name, f"{base}/{name}"
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def environment(url: str) -> dict:
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET, PYTHONPATH=str(ROOT))
+    env.pop("FLASK_APP", None)
+    return env
+
+
+def seed(url: str, residents: int, projects: int, max_approvals: int) -> str:
+    """A community with `residents` members and one open approval round, through the
+    product's services; returns the round's path."""
+    from werkzeug.security import generate_password_hash
+
+    from commonpot import create_app
+    from commonpot.extensions import db
+    from commonpot.models import Role, RoundStatus, User
+    from commonpot.rounds import services
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
+    with app.app_context():
+        community = services.create_community("Bench Cooperative", "bench")
+        organizer = User(email="organizer@bench.test", name="Organizer", password_hash="!")
+        db.session.add(organizer)
+        db.session.flush()
+        services.grant_role(organizer, community, Role.ORGANIZER, actor=None)
+        hashed = generate_password_hash(PASSWORD)
+        for n in range(1, residents + 1):
+            user = User(email=f"resident{n:03d}@bench.test", name=f"Resident {n}")
+            user.password_hash = hashed
+            db.session.add(user)
+            db.session.flush()
+            services.grant_role(user, community, Role.RESIDENT, actor=None)
+        r = services.create_round(
+            community,
+            title="Bench round",
+            description="",
+            opens_at=None,
+            closes_at=None,
+            max_approvals=max_approvals,
+            actor=organizer,
+            priority_areas=["Food security", "Education", "Place security", "Green spaces"],
+        )
+        for i in range(projects):
+            services.add_project(
+                r,
+                title=f"Project {i + 1}",
+                description="",
+                cost_cents=100_000 * (i + 1),
+                lead_name="",
+                priority_area_id=r.priority_areas[i % 4].id,
+                actor=organizer,
+            )
+        services.transition(r, RoundStatus.OPEN, actor=organizer)
+        db.session.commit()
+        path = f"/c/bench/rounds/{r.id}"
+        db.engine.dispose()
+    return path
+
+
+def gunicorn(target: str, env: dict, args: argparse.Namespace, log: Path, chdir: Path):
+    log.unlink(missing_ok=True)
+    command = [
+        str(BIN / "gunicorn"),
+        "--no-control-socket",
+        "--chdir",
+        str(chdir),
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.threads),
+        "--bind",
+        "127.0.0.1:0",
+        "--error-logfile",
+        str(log),
+        "--log-level",
+        "info",
+        target,
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = log.read_text() if log.exists() else ""
+        if "Listening at: " in text and text.count("Booting worker") >= args.workers:
+            time.sleep(1.5)  # the workers import the app after "Booting"
+            return process, text.split("Listening at: ", 1)[1].split()[0]
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(log.read_text())
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def locust(host: str, classes: list[str], users: int, seconds: int, out: Path, env: dict) -> dict:
+    prefix = out / "_".join(classes).lower()
+    with open(f"{prefix}_summary.txt", "w") as summary:
+        subprocess.run(
+            [
+                str(BIN / "locust"),
+                "-f",
+                str(HERE / "locustfile.py"),
+                *classes,
+                "--headless",
+                "--users",
+                str(users),
+                "--spawn-rate",
+                str(users),
+                "--run-time",
+                f"{seconds + WARM_UP}s",
+                "--host",
+                host,
+                "--csv",
+                str(prefix),
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ],
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=summary,
+        )
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        rows = {row["Name"]: row for row in csv.DictReader(f)}
+    return {
+        name: {
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "rps": round(float(row["Requests/s"]), 1),
+            "p50_ms": float(row["50%"]),
+            "p99_ms": float(row["99%"]),
+        }
+        for name, row in rows.items()
+        if int(row["Request Count"])  # sign-ins, reset once everyone is in, are left out
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=32, help="concurrent simulated people")
+    parser.add_argument("--seconds", type=int, default=30, help="length of each phase")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "instance" / "bench-load")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    load_at_start = os.getloadavg()
+    name, url = create_database()
+    results: dict = {}
+    try:
+        env = environment(url)
+        migrated = subprocess.run(
+            [str(BIN / "commonpot"), "db", "upgrade"], env=env, capture_output=True, text=True
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        round_path = seed(url, residents=2 * args.users, projects=10, max_approvals=5)
+        env.update(
+            BENCH_ROUND_PATH=round_path, BENCH_MAX_APPROVALS="5", BENCH_USERS=str(args.users)
+        )
+
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE bench_hit (id serial PRIMARY KEY, at timestamptz NOT NULL,"
+                " payload varchar(200) NOT NULL)"
+            )
+        server, host = gunicorn("ceiling_app:app", env, args, args.out / "ceiling.log", HERE)
+        try:
+            results["ceiling"] = locust(host, ["Ceiling"], args.users, args.seconds, args.out, env)
+        finally:
+            stop(server)
+
+        server, host = gunicorn("wsgi:app", env, args, args.out / "app.log", ROOT)
+        try:
+            results["ballots"] = locust(host, ["Voter"], args.users, args.seconds, args.out, env)
+            results["mixed"] = locust(
+                host, ["Voter", "Pledger"], args.users, args.seconds, args.out, env
+            )
+        finally:
+            stop(server)
+        checks = {}
+        for command in (["audit", "verify", "--json"], ["ledger", "verify", "--json"]):
+            done = subprocess.run(
+                [str(BIN / "commonpot"), *command], env=env, capture_output=True, text=True
+            )
+            checks[command[0]] = done.returncode == 0 and json.loads(done.stdout)["ok"]
+        with psycopg.connect(url.replace("+psycopg", "")) as conn:
+            responses = conn.execute("SELECT count(*) FROM survey_response").fetchone()[0]
+            voters = conn.execute("SELECT count(DISTINCT user_id) FROM survey_response").fetchone()[
+                0
+            ]
+        results["checks"] = {**checks, "responses": responses, "distinct_voters": voters}
+    finally:
+        drop_database(name)
+
+    ceiling = results["ceiling"]["POST insert"]
+    ballots = results["ballots"]["POST ballot"]
+    results["target"] = {
+        "ratio": round(ballots["rps"] / ceiling["rps"], 3),
+        "third_of_ceiling": ballots["rps"] >= ceiling["rps"] / 3,
+        "p99_under_100ms": ballots["p99_ms"] < 100,
+        "zero_errors": all(
+            row["failures"] == 0
+            for phase in ("ballots", "mixed")
+            for row in results[phase].values()
+        ),
+    }
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in load_at_start],
+        "gunicorn": f"{args.workers} x {args.worker_class} ({args.threads} threads)",
+        "users": args.users,
+        "seconds": args.seconds,
+    }
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
