@@ -26,7 +26,6 @@ shows that the constraints bind (the optimum without them differs).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 from pathlib import Path
@@ -83,12 +82,16 @@ def generate(
     incompatible: int = 50,
     hours: int = 100,
     voters: int = 10_000,
+    equal_areas: bool = False,
+    shares: bool = True,
 ) -> tuple[Instance, Profile]:
-    """The round for `seed`: the same arguments always give the same round."""
+    """The round for `seed`: the same arguments always give the same round.
+    `equal_areas` gives the 8 areas the same size; `shares=False` drops the area shares
+    (both for the benchmark's comparisons)."""
     rng = random.Random(seed)
     ids = [f"p{i:04d}" for i in range(1, projects + 1)]
     names = [f"area{k + 1}" for k in range(areas)]
-    weights = [1] * areas if os.environ.get("EQUAL_AREAS") else [k + 1 for k in range(areas)]
+    weights = [1] * areas if equal_areas else [k + 1 for k in range(areas)]
     categories = rng.choices(names, weights=weights, k=projects)
     costs = [rng.randint(1_000, 100_000) * UNIT for _ in ids]
     needing = set(rng.sample(ids, min(hours, projects)))
@@ -101,7 +104,7 @@ def generate(
             items.append(Project(pid, cost, category))
     scores = _support(projects, rng, voters)
     popular = [p for _, p in sorted(zip(scores, ids, strict=True), key=lambda t: (-t[0], t[1]))]
-    shares = tuple(
+    bounds = tuple(
         AreaShare(name, rng.randrange(400, 1_001, 100), rng.randrange(1_500, 2_501, 100))
         for name in names
     )
@@ -120,7 +123,7 @@ def generate(
     instance = Instance(
         tuple(items),
         tuple(_sources(rng, ids, sum(costs), sources)),
-        area_shares=shares,
+        area_shares=bounds if shares else (),
         dependencies=tuple(sorted(pairs)),
         incompatible=tuple(sorted(groups, key=sorted)),
     )

@@ -4,7 +4,7 @@ Pure domain code: frozen dataclasses in, dataclasses out, money in integer cents
 framework, no database; the app and the CLI call `allocate` and read the `Result`.
 """
 
-from .canonical import canonical_input, fingerprint
+from .canonical import canonical_input, fingerprint, read_input
 from .constraints import check_selection
 from .equal_shares import COMPLETIONS, equal_shares
 from .funding import (
@@ -71,6 +71,7 @@ __all__ = [
     "match_constraints",
     "max_welfare",
     "raisable",
+    "read_input",
     "read_pabulib",
     "source_amount_constraints",
     "support",

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
-from .model import Instance, Profile, Project
+from .model import AreaShare, Ballot, Instance, Profile, Project, Source
 
 FORMAT = "commonpot-optimizer-input/1"
 
@@ -33,20 +33,26 @@ def instance_input(instance: Instance) -> dict[str, object]:
     data: dict[str, object] = {
         "min_support": instance.min_support,
         "projects": [_project_input(p) for p in sorted(instance.projects, key=lambda p: p.id)],
-        "sources": [
-            {
-                "id": s.id,
-                "amount": s.amount,
-                "kind": s.kind,
-                "projects": _sorted_set(s.projects),
-                "categories": _sorted_set(s.categories),
-                "cap_per_project": s.cap_per_project,
-                "match_percent": s.match_percent,
-            }
-            for s in sorted(instance.sources, key=lambda s: s.id)
-        ],
+        "sources": [_source_input(s) for s in sorted(instance.sources, key=lambda s: s.id)],
     }
     data.update(_constraints_input(instance))
+    return data
+
+
+def _source_input(source: Source) -> dict[str, object]:
+    """A source's canonical form; the label (it only names the source in texts) only when
+    set, so fingerprints of inputs without one stay what they were."""
+    data: dict[str, object] = {
+        "id": source.id,
+        "amount": source.amount,
+        "kind": source.kind,
+        "projects": _sorted_set(source.projects),
+        "categories": _sorted_set(source.categories),
+        "cap_per_project": source.cap_per_project,
+        "match_percent": source.match_percent,
+    }
+    if source.label:
+        data["label"] = source.label
     return data
 
 
@@ -119,3 +125,50 @@ def fingerprint(
 ) -> str:
     """SHA-256 of `canonical_input`, so anyone holding the input can re-run the rule."""
     return hashlib.sha256(canonical_input(instance, profile, rule, options or {})).hexdigest()
+
+
+def read_input(text: str | bytes) -> tuple[Instance, Profile, str, dict[str, object]]:
+    """The instance, profile, rule and options back from `canonical_input`'s bytes, so a
+    stored run can be re-run: `canonical_input` of what this returns is the same bytes."""
+    data = json.loads(text)
+    if data.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} document")
+    raw = data["instance"]
+
+    def ids(values: list[str] | None) -> frozenset[str] | None:
+        return None if values is None else frozenset(values)
+
+    projects = tuple(
+        Project(p["id"], p["cost"], p["category"], p.get("hours_needed"), p.get("hours_offered", 0))
+        for p in raw["projects"]
+    )
+    sources = tuple(
+        Source(
+            s["id"],
+            s["amount"],
+            s["kind"],
+            ids(s["projects"]),
+            ids(s["categories"]),
+            s["cap_per_project"],
+            s["match_percent"],
+            s.get("label", ""),
+        )
+        for s in raw["sources"]
+    )
+    instance = Instance(
+        projects,
+        sources,
+        raw["min_support"],
+        area_shares=tuple(
+            AreaShare(a["category"], a["min_bps"], a["max_bps"]) for a in raw.get("area_shares", ())
+        ),
+        dependencies=tuple((b, a) for b, a in raw.get("dependencies", ())),
+        incompatible=tuple(frozenset(g) for g in raw.get("incompatible", ())),
+    )
+    ballots = tuple(
+        Ballot(
+            b["voter"], tuple(b["projects"]), None if b["points"] is None else tuple(b["points"])
+        )
+        for b in data["profile"]["ballots"]
+    )
+    return instance, Profile(data["profile"]["kind"], ballots), data["rule"], data["options"]

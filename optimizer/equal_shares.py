@@ -59,6 +59,7 @@ from .model import (
     format_cents,
     support,
 )
+from .payers import with_payers
 from .solver import SolverError
 
 RULE = "equal-shares"
@@ -296,6 +297,7 @@ def equal_shares(
     if isinstance(increment, bool) or not isinstance(increment, int) or increment <= 0:
         raise ValueError(f"increment must be a positive number of cents, got {increment!r}")
     start = time.perf_counter()
+    options: dict[str, object] = {"completion": completion, "increment": increment}
     election = _Election(instance, profile)
     total = sum(s.amount for s in instance.sources)
     share = Fraction(total, election.voters) if election.voters else Fraction(0)
@@ -321,12 +323,16 @@ def equal_shares(
         objective=sum(election.scores[p] for p in selected),
         status=COMPLETE,
         explanations=tuple(
-            sorted(note_unmet_minimums(instance, explanations, notes), key=lambda e: e.project)
+            sorted(
+                with_payers(
+                    instance, note_unmet_minimums(instance, explanations, notes), plan, money
+                ),
+                key=lambda e: e.project,
+            )
         ),
-        input_sha256=fingerprint(
-            instance, profile, RULE, {"completion": completion, "increment": increment}
-        ),
+        input_sha256=fingerprint(instance, profile, RULE, options),
         seconds=time.perf_counter() - start,
+        options=options,
         notes=tuple(n.text for n in notes),
     )
 

@@ -32,6 +32,7 @@ from .model import (
     format_cents,
     support,
 )
+from .payers import with_payers
 from .solver import SolverError
 
 RULE = "greedy"
@@ -120,8 +121,11 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
         cost=sum(p.cost for p in instance.projects if p.id in flow.funded),
         objective=sum(scores[p] for p in selected),
         status=COMPLETE,
-        explanations=tuple(sorted(explanations, key=lambda e: e.project)),
+        explanations=tuple(
+            sorted(with_payers(instance, explanations, plan, money), key=lambda e: e.project)
+        ),
         input_sha256=fingerprint(instance, profile, RULE, {}),
+        options={},
         seconds=time.perf_counter() - start,
         notes=tuple(n.text for n in notes),
     )

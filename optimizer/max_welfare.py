@@ -39,6 +39,7 @@ from .model import (
     format_cents,
     support,
 )
+from .payers import with_payers
 from .welfare_explain import (
     binding,
     impossible,
@@ -161,9 +162,10 @@ def max_welfare(
         cost=sum(p.cost for p in instance.projects if p.id in selected),
         objective=total,
         status=solver.worst(*statuses),
-        explanations=tuple(explanations),
+        explanations=tuple(with_payers(instance, explanations, plan, money)),
         input_sha256=fingerprint(instance, profile, RULE, options),
         seconds=time.perf_counter() - start,
+        options=options,
     )
 
 
@@ -178,7 +180,7 @@ def _analyse(
     """Re-solve with `project` forced in and explain what that costs; also the statuses
     of the solves the explanation rests on."""
     assert found.chosen is not None
-    forced = best_support(model, bound, project.id)
+    forced = best_support(model, project.id)
     if forced.status == solver.INFEASIBLE:
         return impossible(instance, project, money), []
     if forced.chosen is None:
@@ -219,4 +221,5 @@ def _unsolved(
         explanations=explanations,
         input_sha256=fingerprint(instance, profile, RULE, options),
         seconds=time.perf_counter() - start,
+        options=options,
     )

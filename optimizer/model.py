@@ -85,7 +85,8 @@ class Source:
     `categories` and/or `projects` and may pay at most `cap_per_project` cents towards
     any one project. A grant with `match_percent` m only matches residents: into each
     project it puts at most m/100 of the cents the pool and earmarks put in (100 is 1:1,
-    200 is 2:1, 50 is one grant cent per two resident cents).
+    200 is 2:1, 50 is one grant cent per two resident cents). `label` names the source
+    in explanation texts (its id when empty).
     """
 
     id: str
@@ -95,10 +96,13 @@ class Source:
     categories: frozenset[str] | None = None
     cap_per_project: int | None = None
     match_percent: int | None = None
+    label: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
             raise ValueError(f"source id must be a non-empty string, got {self.id!r}")
+        if not isinstance(self.label, str):
+            raise ValueError(f"label of source {self.id!r} must be a string")
         _check_cents(f"amount of source {self.id!r}", self.amount)
         if self.kind not in SOURCE_KINDS:
             raise ValueError(f"source {self.id!r}: kind must be one of {SOURCE_KINDS}")
@@ -116,6 +120,11 @@ class Source:
                     f"match_percent of source {self.id!r} must be a positive integer, "
                     f"got {self.match_percent!r}"
                 )
+
+    @property
+    def name(self) -> str:
+        """What explanation texts call it."""
+        return self.label or self.id
 
     @property
     def resident(self) -> bool:
@@ -382,6 +391,9 @@ class Result:
     seconds: float
     # Remarks on the whole outcome, e.g. a minimum area share greedy could not meet.
     notes: tuple[str, ...] = ()
+    # The rule's options as fingerprinted: canonical_input(instance, profile, rule,
+    # options) are the bytes whose SHA-256 is input_sha256.
+    options: dict[str, object] = field(default_factory=dict, hash=False)
 
     def funded_by(self, project: str) -> dict[str, int]:
         """Cents each source puts into `project`."""

@@ -1,16 +1,43 @@
-"""Thin wrapper around PuLP + CBC so the rest of the optimizer never sees solver details.
+"""Thin wrapper around PuLP so the rest of the optimizer never sees solver details.
 
-Uses only PuLP's non-deprecated API (variables created through the problem) and the
-CBC binary shipped by cbcbox. Solver output goes to /dev/null: stdout belongs to the
-CLI's JSON.
+Uses only PuLP's non-deprecated API (variables created through the problem). Two solvers,
+each where it does best:
+- CBC (the binary shipped by cbcbox) for the funding model's small problems and for
+  linear relaxations whose duals `welfare_model` reads (their sign convention is CBC's);
+- HiGHS (highspy, in-process) for max-welfare's mixed-integer programs: on the
+  benchmark's rounds it proves the same optima several times faster than CBC
+  (docs/benchmarks.md). `mip_rel_gap` and `mip_abs_gap` are 0 and the objective is
+  integral, so "optimal" means proven to the unit.
+Solver output goes nowhere: stdout belongs to the CLI's JSON.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 
 import cbcbox
+import highspy
 import pulp
+
+
+def _quiet_banner() -> None:
+    """HiGHS prints its banner on stdout (from C) the first time a solver object is made
+    in a process, whatever its options; stdout belongs to the CLI's JSON. So make the
+    first one here, at import (before any thread), with file descriptor 1 on /dev/null."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_quiet_banner()
 
 # Result.status values, best first. Anything but "optimal" means "not proven".
 OPTIMAL = "optimal"
@@ -74,16 +101,32 @@ def status_of(status: int, sol_status: int) -> str:
     return NOT_SOLVED
 
 
+def make_mip_solver(time_limit: float | None = None) -> pulp.HiGHS:
+    """HiGHS with zero gaps (proven optima only), silent, deterministic (HiGHS' MIP
+    search does not depend on thread timing)."""
+    return pulp.HiGHS(msg=False, gapRel=0, gapAbs=0, timeLimit=time_limit)
+
+
 def solve(
     prob: pulp.LpProblem,
     time_limit: float | None = None,
     increment: int | None = None,
     mip: bool = True,
 ) -> str:
-    """Solve in place and return one of OPTIMAL, FEASIBLE, INFEASIBLE, UNBOUNDED, NOT_SOLVED."""
+    """Solve in place with CBC and return one of OPTIMAL, FEASIBLE, INFEASIBLE, UNBOUNDED,
+    NOT_SOLVED."""
+    return _run(prob, make_solver(time_limit, increment, mip))
+
+
+def solve_mip(prob: pulp.LpProblem, time_limit: float | None = None) -> str:
+    """Solve a mixed-integer program in place with HiGHS; the same statuses as `solve`."""
+    return _run(prob, make_mip_solver(time_limit))
+
+
+def _run(prob: pulp.LpProblem, engine: pulp.LpSolver) -> str:
     try:
-        prob.solve(make_solver(time_limit, increment, mip))
-    except pulp.PulpSolverError as exc:  # CBC crashed or wrote no solution
+        prob.solve(engine)
+    except pulp.PulpSolverError as exc:  # the solver crashed or wrote no solution
         raise SolverError(str(exc)) from exc
     return status_of(prob.status, prob.sol_status)
 

@@ -11,8 +11,9 @@ it returns is checked with the exact integer funding model (`funding.fund`) and 
 that fails is cut off (a "no-good" row) and the solve repeated, which keeps the answer
 exact. Declaring x integer instead made CBC unable to finish on city-sized rounds.
 
-Proving optimality is where CBC spends its time: on 2,000 projects its bound stalls a
-few support units above the optimum. `lagrangian` turns the duals of one linear solve
+The tie-breaking solves (most cost among the best-support selections, then the ids) are
+the expensive ones: every selection they look at has the best support t, a thin slice
+that the linear relaxation barely sees. `lagrangian` turns the duals of one linear solve
 into a bound that holds for any selection (weak duality, evaluated in exact fractions):
 support(y) <= B_0 + sum over p of r_p * y_p. So every selection with support >= t has
 y_p = 0 where r_p < 0 and B + r_p < t, and y_p = 1 where r_p > 0 and B - r_p < t, with
@@ -26,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from math import gcd
 
 import pulp
 
@@ -198,10 +198,7 @@ class WelfareModel:
             # with a dummy column CBC rejects, so ask for any one (the largest).
             objective = dict.fromkeys(self.ids, 1)
         self.prob.setObjective(self.expression(objective))
-        step = 0
-        for c in objective.values():
-            step = gcd(step, c)
-        status = solver.solve(self.prob, self.time_limit, increment=step or None)
+        status = solver.solve_mip(self.prob, self.time_limit)
         self.statuses.append(status)
         return status
 

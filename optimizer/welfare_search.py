@@ -1,14 +1,12 @@
 """Searches over the max-welfare model, each to a proven answer.
 
 - `best_support`: the highest total support of any selection meeting every rule
-  (optionally with some projects forced in), found by a ladder of targets: with
-  target t, the projects the `Bound` decides for every selection reaching t are fixed,
-  a row demands support >= t, and CBC maximises support. "Infeasible" proves no
-  selection reaches t, so t goes down (by 1, 2, 4, ...); a solution is the optimum of
-  the whole problem, since every selection reaching t is inside the smaller one.
+  (optionally with one project forced in).
 - `lexicographic`: among the selections with the best support, the one with the largest
   total cost, then the one whose ids, walked in ascending string order, keep each
-  project whenever some such selection still contains it.
+  project whenever some such selection still contains it. Once the best support t is
+  known, the projects the `Bound` decides for every selection reaching t are fixed
+  before these solves (a row demands support >= t): exact, and a much smaller problem.
 - `best_cost_with`: the largest total cost of a best-support selection containing a
   given project (for explaining ties).
 """
@@ -17,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from math import floor, gcd
+from math import gcd
 
 from . import solver
 from .welfare_model import Bound, WelfareModel
@@ -38,25 +36,14 @@ class Found:
     statuses: list[str] = field(default_factory=list)  # every solve that mattered
 
 
-def best_support(model: WelfareModel, bound: Bound | None, forced: str | None = None) -> Found:
+def best_support(model: WelfareModel, forced: str | None = None) -> Found:
     """Highest support of a selection (containing `forced`, when given); status
-    INFEASIBLE when no selection meeting every rule contains it."""
+    INFEASIBLE when no selection meeting every rule contains it. One solve: HiGHS fixes
+    by reduced costs itself (a ladder of support targets over our own fixings, which
+    CBC needed, made HiGHS slower)."""
     model.relax_row(KEEP_COST)
-    must = {} if forced is None else {forced: 1}
-    if bound is None:  # no dual bound (the relaxation hit a time limit): plain solve
-        model.relax_row(AT_LEAST)
-        return _exact_solve(model, must, model.scores)
-    if forced is not None:
-        bound = bound.forced(forced)
-    lowest = sum(min(0, s) for s in model.scores.values())
-    target, step = max(floor(bound.value), lowest), 1
-    while True:
-        fixed = bound.fixings(target)
-        model.set_row(AT_LEAST, model.scores, ">=", target)
-        found = _exact_solve(model, {**fixed, **must}, model.scores)
-        if found.status != solver.INFEASIBLE or target == lowest:
-            return found  # at the lowest target "infeasible" is the whole problem's answer
-        target, step = max(target - step, lowest), step * 2
+    model.relax_row(AT_LEAST)
+    return _exact_solve(model, {} if forced is None else {forced: 1}, model.scores)
 
 
 def _exact_solve(
@@ -128,7 +115,7 @@ def _step(objective: Mapping[str, int]) -> int:
 
 def lexicographic(model: WelfareModel, bound: Bound | None) -> Found:
     """The selection max-welfare returns (see the module docstring)."""
-    first = best_support(model, bound)
+    first = best_support(model)
     if first.chosen is None:
         return first
     statuses = list(first.statuses)

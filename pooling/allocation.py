@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
+from collections.abc import Mapping
 from datetime import date
 
 from sqlalchemy import delete, select
@@ -151,19 +150,11 @@ def snapshot_json(
     instance: optimizer.Instance,
     profile: optimizer.Profile,
     rule: str,
-    completion: str | None = None,
+    options: Mapping[str, object] | None = None,
 ) -> str:
-    """Canonical JSON of everything the run saw, stored so anyone can re-run it."""
-
-    def default(value):
-        if isinstance(value, frozenset):
-            return sorted(value)
-        raise TypeError(type(value))
-
-    data: dict = {"instance": asdict(instance), "profile": asdict(profile), "rule": rule}
-    if completion is not None:
-        data["completion"] = completion
-    return json.dumps(data, sort_keys=True, default=default, separators=(",", ":"))
+    """The optimizer's canonical input, stored so anyone can re-run the rule: for a run,
+    its SHA-256 is the run's input_sha256 (`optimizer.canonical_input`)."""
+    return optimizer.canonical_input(instance, profile, rule, options or {}).decode("utf-8")
 
 
 def is_locked(funding_round: FundingRound) -> bool:
@@ -242,7 +233,7 @@ def execute(
         completion=completion,
         solver_status=result.status,
         input_sha256=result.input_sha256,
-        snapshot=snapshot_json(instance, profile, rule, completion),
+        snapshot=snapshot_json(instance, profile, rule, result.options),
         objective=result.objective,
         available_cents=instance.total_money,
         allocated_cents=result.cost,

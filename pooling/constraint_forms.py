@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field, IntegerField, SelectField, SelectMultipleField, SubmitField
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
-from commonpot.forms import ErrorSlot, choices
+from commonpot.forms import ErrorSlot, choices, database_id, database_int
 from commonpot.models import FundingRound
 
 from .constraints import BPS
@@ -57,7 +57,7 @@ class WholeNumberField(IntegerField):
             return
         if not text.isdigit():
             raise ValueError("Enter a whole number, like 25.")
-        self.data = int(text)
+        self.data = database_int(int(text))
 
 
 class AreaSharesForm(FlaskForm):
@@ -107,8 +107,10 @@ def _project_choices(funding_round: FundingRound):
 
 
 class DependencyForm(FlaskForm):
-    project_id = SelectField("This project may be funded", coerce=int, validate_choice=False)
-    requires_id = SelectField("only together with", coerce=int, validate_choice=False)
+    project_id = SelectField(
+        "This project may be funded", coerce=database_id, validate_choice=False
+    )
+    requires_id = SelectField("only together with", coerce=database_id, validate_choice=False)
     submit = SubmitField("Add the dependency")
 
     def for_round(self, funding_round: FundingRound) -> DependencyForm:
@@ -121,7 +123,7 @@ class DependencyForm(FlaskForm):
 class IncompatibleForm(FlaskForm):
     projects = SelectMultipleField(
         "At most one of these projects may be funded",
-        coerce=int,
+        coerce=database_id,
         validate_choice=False,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),

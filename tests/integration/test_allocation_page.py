@@ -12,6 +12,7 @@ never fits beside Garden.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 
@@ -194,3 +195,14 @@ def test_a_max_welfare_result_short_of_proven_optimal_says_so(round_, client):
     db.session.commit()
     page = html.unescape(client.get(url(round_)).get_data(as_text=True))
     assert "Not proven optimal." in page and "status “feasible”" in page
+
+
+@pytest.mark.parametrize("rule", ["greedy", "equal-shares", "max-welfare"])
+def test_the_stored_snapshot_is_the_fingerprinted_input_and_reruns_the_same(round_, client, rule):
+    run(client, round_, rule)
+    stored = chosen_run(round_)
+    assert hashlib.sha256(stored.snapshot.encode()).hexdigest() == stored.input_sha256
+    instance, profile, same_rule, options = optimizer.read_input(stored.snapshot)
+    again = optimizer.allocate(instance, profile, same_rule, completion=options.get("completion"))
+    assert again.input_sha256 == stored.input_sha256
+    assert set(again.selected) == {str(o.project_id) for o in stored.outcomes if o.funded}

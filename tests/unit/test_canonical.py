@@ -3,14 +3,24 @@ its hash of a known input never changes (stored runs carry it)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optimizer import AreaShare, Ballot, Instance, Profile, Project, Source, fingerprint
-from optimizer.canonical import FORMAT, canonical_input, instance_input
+from optimizer import (
+    AreaShare,
+    Ballot,
+    Instance,
+    Profile,
+    Project,
+    Source,
+    allocate,
+    fingerprint,
+)
+from optimizer.canonical import FORMAT, canonical_input, instance_input, read_input
 
 ids = st.text(min_size=1, max_size=6)  # any Unicode: quotes, backslashes, controls, emoji
 
@@ -75,3 +85,37 @@ def test_a_known_input_keeps_its_fingerprint() -> None:
     assert fingerprint(instance, profile, "greedy") == (
         "df07422638a5987cecf13d26425c12ae4e35b31a62965b913b78daf1a2af61c1"
     )
+
+
+@given(inputs(), st.sampled_from(["greedy", "equal-shares", "max-welfare"]))
+def test_the_canonical_bytes_read_back_to_the_same_input(data, rule) -> None:
+    instance, profile, options = data
+    text = canonical_input(instance, profile, rule, options)
+    again = read_input(text)
+    assert canonical_input(*again) == text
+    assert again[2] == rule and again[3] == options
+
+
+def test_a_result_can_be_rerun_from_its_canonical_input() -> None:
+    instance = Instance(
+        (Project("a", 100, "food", hours_needed=5, hours_offered=5), Project("b", 250, "park")),
+        (
+            Source("pool", 300, "pool"),
+            Source("g", 100, "grant", frozenset({"b"}), cap_per_project=80),
+        ),
+        area_shares=(AreaShare("food", None, 6_000),),
+        incompatible=(frozenset({"a", "b"}),),
+    )
+    profile = Profile("approval", (Ballot("1", ("a", "b")), Ballot("2", ("b",))))
+    for rule in ("greedy", "equal-shares", "max-welfare"):
+        result = allocate(instance, profile, rule)
+        text = canonical_input(instance, profile, rule, result.options)
+        assert hashlib.sha256(text).hexdigest() == result.input_sha256
+        again, ballots, same_rule, options = read_input(text)
+        completion = options.get("completion")
+        rerun = allocate(again, ballots, same_rule, completion=completion)
+        assert (rerun.selected, rerun.plan, rerun.input_sha256) == (
+            result.selected,
+            result.plan,
+            result.input_sha256,
+        )

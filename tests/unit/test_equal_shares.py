@@ -66,10 +66,11 @@ def test_plain_equal_shares_by_hand() -> None:
         "supporters": 3,
         "max_payment": 134,  # 133.33 rounded up: nobody paid more
         "voter_share": 300,
+        "from:pool": 400,  # which money paid: all of it from the one pot
     }
     assert c.text == (
         "Bought in round 1 of equal shares: 3 of its 3 supporters paid for it, "
-        "none more than 1.34, from shares of 3.00 per voter."
+        "none more than 1.34, from shares of 3.00 per voter. Paid from pool (4.00)."
     )
     a = result.explanation("A")
     assert a.code == "insufficient_shares"
@@ -93,6 +94,7 @@ def test_add1_keeps_the_last_outcome_that_did_not_overspend() -> None:
     assert (b.code, b.funded, b.numbers["rank"]) == ("completion", True, 3)
     assert b.text == (
         "Added by the greedy completion: it still fit when its turn came (rank 3 of 3 by support)."
+        " Paid from pool (3.00)."
     )
     a = full.explanation("A")
     assert a.numbers["completion_raisable"] == 500
