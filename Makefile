@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 	$(BIN)/commonpot demo
 
 test: $(VENV)/.installed-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # The load benchmark (docs/benchmarks.md): PostgreSQL on 127.0.0.1 or BENCH_POSTGRES.
 bench-load: $(VENV)/.installed-bench

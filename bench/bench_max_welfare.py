@@ -41,9 +41,8 @@ def measure(case: str, limit: float) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     import generate_round
 
-    import optimizer.max_welfare as rule
     import optimizer.welfare_search as search
-    from optimizer import support
+    from optimizer import max_welfare, support
 
     proven: dict[str, float] = {}
     first = search.best_support
@@ -57,7 +56,7 @@ def measure(case: str, limit: float) -> dict:
     search.best_support = timed
     instance, profile = generate_round.generate(1, **CASES[case][1])
     started = time.perf_counter()
-    result = rule.max_welfare(instance, profile, analyse=0, time_limit=limit)
+    result = max_welfare(instance, profile, analyse=0, time_limit=limit)
     total = time.perf_counter() - started
     scores = support(instance, profile)
     return {

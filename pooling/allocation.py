@@ -108,17 +108,21 @@ def build_input(
         for p in funding_round.projects
     )
     sources = []
+    titles = {p.id: p.title for p in funding_round.projects}
     for source_id, members in sorted(pledge_sources(funding_round).items()):
         cents = sum(p.amount_cents for p in members)
         if source_id == "pool":
-            sources.append(optimizer.Source("pool", cents, "pool"))
+            sources.append(optimizer.Source("pool", cents, "pool", label="the common pot"))
             continue
         first = members[0]
         if first.target == TargetKind.AREA:
             scope = {"categories": frozenset({first.priority_area.name})}
+            label = f"pledges to {first.priority_area.name}"
         else:
             scope = {"projects": frozenset(str(pid) for pid in first.target_project_ids)}
-        sources.append(optimizer.Source(source_id, cents, "earmark", **scope))
+            named = [titles[pid] for pid in first.target_project_ids if pid in titles]
+            label = f"pledges to {named[0]}" if len(named) == 1 else "a pledge to several projects"
+        sources.append(optimizer.Source(source_id, cents, "earmark", **scope, label=label))
     for grant in grants_of(funding_round):
         if not usable(grant, on):
             continue
@@ -131,6 +135,7 @@ def build_input(
                 projects=frozenset(str(p.id) for p in grant.projects) or None,
                 cap_per_project=grant.cap_per_project_cents,
                 match_percent=grant.match_percent,
+                label=grant.name,
             )
         )
     kind, rows = profile_ballots(funding_round)
@@ -366,7 +371,7 @@ def plan_table(run: AllocationRun) -> dict:
                 {
                     "project": project,
                     "support": outcome.support,
-                    "reason": outcome.reason,
+                    "reason": why["text"],
                     **row,
                     "total": row["pool"] + row["earmark"] + sum(row["grants"].values()),
                     "explanation": why,

@@ -88,7 +88,8 @@ def test_the_comparison_matches_the_hand_worked_round(setup, client):
     assert len({run.comparison_id for run in runs}) == 1 and len(runs) == 3
     inputs = [json.loads(run.snapshot) for run in runs]
     assert [i.pop("rule") for i in inputs] == ["greedy", "equal-shares", "max-welfare"]
-    assert inputs[1].pop("completion") == "add1"
+    options = [i.pop("options") for i in inputs]
+    assert options == [{}, {"completion": "add1", "increment": 100}, {}]
     assert inputs[0] == inputs[1] == inputs[2]
 
 
