@@ -14,7 +14,7 @@ def with_payers(
     money: MoneyFormat,
 ) -> list[Explanation]:
     """Each funded project's explanation with the sources that pay for it, largest first
-    (ties: source id), in words and as numbers "from:<source id>" (cents)."""
+    (ties: name), in words and as numbers "from:<source id>" (cents)."""
     paid: dict[str, list[Allocation]] = {}
     for line in plan:
         if line.cents > 0:
@@ -22,11 +22,15 @@ def with_payers(
     names = {s.id: s.name for s in instance.sources}
     out = []
     for e in explanations:
-        lines = sorted(paid.get(e.project, ()), key=lambda a: (-a.cents, a.source))
+        lines = paid.get(e.project, [])
         if not e.funded or not lines:
             out.append(e)
             continue
-        parts = [f"{names[a.source]} ({money(a.cents)})" for a in lines]
+        by_name: dict[str, int] = {}  # sources sharing a label are said once, summed
+        for a in lines:
+            by_name[names[a.source]] = by_name.get(names[a.source], 0) + a.cents
+        ordered = sorted(by_name.items(), key=lambda item: (-item[1], item[0]))
+        parts = [f"{name} ({money(cents)})" for name, cents in ordered]
         words = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         numbers = dict(e.numbers) | {f"from:{a.source}": a.cents for a in lines}
         out.append(

@@ -121,7 +121,7 @@ def build_input(
         else:
             scope = {"projects": frozenset(str(pid) for pid in first.target_project_ids)}
             named = [titles[pid] for pid in first.target_project_ids if pid in titles]
-            label = f"pledges to {named[0]}" if len(named) == 1 else "a pledge to several projects"
+            label = f"pledges to {named[0]}" if len(named) == 1 else "pledges to several projects"
         sources.append(optimizer.Source(source_id, cents, "earmark", **scope, label=label))
     for grant in grants_of(funding_round):
         if not usable(grant, on):

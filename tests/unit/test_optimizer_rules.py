@@ -266,3 +266,30 @@ def test_solver_never_writes_to_stdout(capfd: pytest.CaptureFixture[str]) -> Non
     greedy(inst, profile)
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+@pytest.mark.parametrize("rule", ["greedy", "equal-shares", "max-welfare"])
+def test_a_funded_project_says_which_money_paid_for_it(rule: str) -> None:
+    # Garden (food, 500) can take the food grant (300) and two earmarked pledges to
+    # several projects, labelled alike (50 + 30); the pot pays the rest (120).
+    instance = Instance(
+        (Project("garden", 500, "food"),),
+        (
+            Source("pool", 1_000, "pool", label="the common pot"),
+            Source("g", 300, "grant", categories=FOOD, label="Food grant"),
+            Source("p1", 50, "earmark", frozenset({"garden"}), label="pledges to several"),
+            Source("p2", 30, "earmark", frozenset({"garden"}), label="pledges to several"),
+        ),
+    )
+    result = allocate(instance, approvals({"garden": 2}), rule)
+    why = result.explanation("garden")
+    assert why.funded
+    assert why.text.endswith(
+        " Paid from Food grant (3.00), the common pot (1.20) and pledges to several (0.80)."
+    )
+    assert {k: v for k, v in why.numbers.items() if k.startswith("from:")} == {
+        "from:g": 300,
+        "from:pool": 120,
+        "from:p1": 50,
+        "from:p2": 30,
+    }
