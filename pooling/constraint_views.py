@@ -160,18 +160,14 @@ def constraint_dependency(community: Community, round_id: int):
 @bp.post(f"{PAGE}/dependencies/<int:dependency_id>/delete")
 @requires(Role.ORGANIZER)
 def constraint_dependency_delete(community: Community, round_id: int, dependency_id: int):
-    funding_round = round_or_404(community, round_id)
-    dependency = db.session.get(ProjectDependency, dependency_id)
-    if dependency is None or dependency.round_id != funding_round.id:
-        abort(404)
-    form = ActionForm()
-    if form.validate_on_submit():
-        attempt(form, constraints.remove_dependency, dependency, actor=current_user)
-        for message in form.form_errors:
-            flash(message, "error")
-        if not form.form_errors:
-            flash("The dependency is removed.", "success")
-    return _back(community, round_id, "dependencies")
+    return _remove(
+        community,
+        round_id,
+        db.session.get(ProjectDependency, dependency_id),
+        constraints.remove_dependency,
+        "The dependency is removed.",
+        "dependencies",
+    )
 
 
 @bp.post(f"{PAGE}/incompatible")
@@ -196,15 +192,26 @@ def constraint_incompatible(community: Community, round_id: int):
 @bp.post(f"{PAGE}/incompatible/<int:group_id>/delete")
 @requires(Role.ORGANIZER)
 def constraint_incompatible_delete(community: Community, round_id: int, group_id: int):
+    return _remove(
+        community,
+        round_id,
+        db.session.get(IncompatibleGroup, group_id),
+        constraints.remove_incompatible,
+        "The incompatible group is removed.",
+        "incompatible",
+    )
+
+
+def _remove(community: Community, round_id: int, item, remover, done: str, anchor: str):
+    """Delete one dependency or group of this round (404 for another round's)."""
     funding_round = round_or_404(community, round_id)
-    group = db.session.get(IncompatibleGroup, group_id)
-    if group is None or group.round_id != funding_round.id:
+    if item is None or item.round_id != funding_round.id:
         abort(404)
     form = ActionForm()
     if form.validate_on_submit():
-        attempt(form, constraints.remove_incompatible, group, actor=current_user)
+        attempt(form, remover, item, actor=current_user)
         for message in form.form_errors:
             flash(message, "error")
         if not form.form_errors:
-            flash("The incompatible group is removed.", "success")
-    return _back(community, round_id, "incompatible")
+            flash(done, "success")
+    return _back(community, round_id, anchor)
