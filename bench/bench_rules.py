@@ -157,7 +157,8 @@ def run_child(args: list[str], timeout: float, memory_gb: float | None = None) -
     except subprocess.TimeoutExpired:
         return f"stopped after {timeout:,.0f} s"
     if done.returncode != 0:
-        if "MemoryError" in done.stderr:
+        # Python's MemoryError, or GMP's (pabutools' fractions) when RLIMIT_AS is reached.
+        if "MemoryError" in done.stderr or "Cannot allocate memory" in done.stderr:
             return f"stopped: over {memory_gb:g} GB"
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
