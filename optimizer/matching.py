@@ -13,7 +13,7 @@ from math import gcd
 
 from . import flow, solver
 from .flow import FundingFlow
-from .funding import PlanModel, fund
+from .funding import PlanModel, fundable
 from .model import Instance, MoneyFormat, Project
 
 # (projects already funded, project asked about) -> most cents it could raise
@@ -112,7 +112,7 @@ def feasible(instance: Instance, selected: Iterable[str]) -> bool:
     """Whether every project in `selected` can be funded in full at the same time."""
     if not instance.matching:
         return flow.feasible(instance, selected)
-    return fund(instance, selected) is not None
+    return fundable(instance, selected)
 
 
 def raisable(instance: Instance, selected: Iterable[str], project_id: str) -> int:

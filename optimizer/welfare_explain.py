@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from .constraints import SelectionRule, broken, closure, names, percent, quote
-from .funding import fund
+from .funding import fundable
 from .greedy import no_eligible_source
 from .matching import matching_note, unmatched
 from .model import Explanation, Instance, MoneyFormat, Project
@@ -86,7 +86,7 @@ def impossible(instance: Instance, project: Project, money: MoneyFormat) -> Expl
     if rules:
         clause = "; ".join(_rule_clause(r, [project.id], needed) for r in rules)
         what = f"with what it needs ({names(others)}): {clause}" if others else clause
-    elif others and fund(instance, needed) is None:
+    elif others and not fundable(instance, needed):
         what = f"it and what it needs ({names(others)}) cannot be paid for together"
     else:
         what = "no selection with it meets every area's share of the money"

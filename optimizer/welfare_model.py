@@ -7,7 +7,7 @@ at most `Source.limit`, so caps are bounds, not rows). Rows: the named money rul
 x is continuous. Without a matching grant, once y is integral the money rules are a flow
 problem with integer data, so integer cents exist exactly when real ones do. A matching
 ratio breaks that argument, so the continuous model is then only a relaxation: every set
-it returns is checked with the exact integer funding model (`funding.fund`) and a set
+it returns is checked with the exact integer funding model (`funding.fundable`) and a set
 that fails is cut off (a "no-good" row) and the solve repeated, which keeps the answer
 exact. Declaring x integer instead made CBC unable to finish on city-sized rounds.
 
@@ -37,7 +37,7 @@ from .funding import (
     Var,
     eligible_pairs,
     full_cost_constraints,
-    fund,
+    fundable,
     match_constraints,
     x_key,
     y_key,
@@ -215,7 +215,7 @@ class WelfareModel:
         if chosen not in self._fundable:
             ok = not broken(self.instance, chosen)
             if ok and self.instance.matching:
-                ok = fund(self.instance, chosen) is not None
+                ok = fundable(self.instance, chosen)
             self._fundable[chosen] = ok
         if not self._fundable[chosen]:
             self._exclude(chosen)
