@@ -98,8 +98,7 @@ def run_case(case: str, limit: float, cap: float) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def table(rows: dict[str, dict], limit: float, cap: float) -> str:
-    load = os.getloadavg()[0]
+def table(rows: dict[str, dict], limit: float, cap: float, load: float) -> str:
     lines = [
         f"Measured {date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, load average {load:.1f} at the start; "
@@ -163,11 +162,11 @@ def main(argv: list[str]) -> None:
     unknown = set(args.cases) - CASES.keys()
     if unknown:
         parser.error(f"unknown case {sorted(unknown)}; choose from {', '.join(CASES)}")
-    rows = {}
+    rows, load = {}, os.getloadavg()[0]
     for case in args.cases or list(CASES):
         rows[case] = run_case(case, args.limit, args.cap)
         print(case, rows[case], flush=True)
-    text = table(rows, args.limit, args.cap)
+    text = table(rows, args.limit, args.cap, load)
     print(text)
     if not args.no_write:
         write(text)
