@@ -14,7 +14,7 @@ import io
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select
 from werkzeug.security import generate_password_hash
 
 from commonpot.audit import record
@@ -336,12 +336,18 @@ def voter_member(funding_round: FundingRound, user: User) -> RollMember | None:
     community_id = funding_round.community_id
     if not user.has_role(community_id, Role.RESIDENT):
         raise ValidationFailed([(None, "Only members of this community can answer.")])
-    member = db.session.scalar(
-        select(RollMember).where(
-            RollMember.community_id == community_id, RollMember.user_id == user.id
+    # The voter's line and whether the community has a roll at all, in one query.
+    roll_exists = select(RollMember.id).where(RollMember.community_id == community_id).exists()
+    one = select(literal(1).label("one")).subquery()
+    member, rolled = db.session.execute(
+        select(RollMember, roll_exists.label("has_roll"))
+        .select_from(one)
+        .outerjoin(
+            RollMember,
+            and_(RollMember.community_id == community_id, RollMember.user_id == user.id),
         )
-    )
-    if member is None and (has_roll(community_id) or funding_round.min_age):
+    ).one()
+    if member is None and (rolled or funding_round.min_age):
         raise ValidationFailed(
             [
                 (

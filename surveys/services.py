@@ -6,15 +6,22 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from commonpot.audit import record
 from commonpot.codes import receipt_code
 from commonpot.errors import DomainError, IllegalTransition, ValidationFailed
 from commonpot.extensions import db
-from commonpot.models import BallotType, FundingRound, Role, RoundStatus, User, utcnow
+from commonpot.models import (
+    BallotType,
+    FundingRound,
+    Role,
+    RoundStatus,
+    User,
+    UTCDateTime,
+    utcnow,
+)
 from commonpot.rounds.services import transition
 
 from . import ballots
@@ -125,20 +132,33 @@ def close_due_rounds(now: datetime | None = None) -> list[FundingRound]:
 # -- responses -----------------------------------------------------------------------
 
 
-def _locked_responses(funding_round: FundingRound, user_id: int | None, member_id: int | None):
-    """The voter's response(s), row-locked so two edits at once apply one after the other."""
+def _claimed_responses(
+    funding_round: FundingRound,
+    user_id: int | None,
+    member_id: int | None,
+    source: ResponseSource,
+):
+    """The voter's response(s), row-locked so two edits at once apply one after the other.
+
+    One UPDATE ... RETURNING both locks the rows and stamps the voter's own one (of this
+    source) as updated now; a response of the other source is locked but left as it is
+    (the ballot is then refused and the transaction rolled back).
+    """
     who = []
     if user_id is not None:
         who.append(Response.user_id == user_id)
     if member_id is not None:
         who.append(Response.member_id == member_id)
-    return db.session.scalars(
-        select(Response)
+    now = literal(utcnow(), UTCDateTime())  # naive UTC, as the column holds it
+    stamp = case((Response.source == source, now), else_=Response.updated_at)
+    found = db.session.scalars(
+        update(Response)
         .where(Response.round_id == funding_round.id, or_(*who))
-        .order_by(Response.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        .values(updated_at=stamp)
+        .returning(Response)
+        .execution_options(populate_existing=True, synchronize_session=False)
     ).all()
+    return sorted(found, key=lambda r: r.id)
 
 
 def _existing(
@@ -147,7 +167,7 @@ def _existing(
     user_id: int | None,
     member_id: int | None,
 ) -> Response | None:
-    found = _locked_responses(funding_round, user_id, member_id)
+    found = _claimed_responses(funding_round, user_id, member_id, source)
     if not found:
         return None
     other = [r for r in found if r.source != source]
@@ -183,13 +203,44 @@ def check_ballot(funding_round: FundingRound, rankings: dict[int, int], votes: V
         raise ValidationFailed(list(errors))
 
 
-def _vote_rows(funding_round: FundingRound, votes: Votes) -> list[ProjectVote]:
+def _vote_rows(funding_round: FundingRound, votes: Votes) -> list[dict[str, int | None]]:
+    """The project_vote rows of a ballot (without the response id)."""
     kind = funding_round.ballot_type
     if kind == BallotType.CUMULATIVE:
-        return [ProjectVote(project_id=p, points=n) for p, n in sorted(votes.items()) if n > 0]
+        given = sorted(votes.items())
+        return [{"project_id": p, "points": n, "rank": None} for p, n in given if n > 0]
     if kind == BallotType.RANKED:
-        return [ProjectVote(project_id=p, points=1, rank=r) for p, r in sorted(votes.items())]
-    return [ProjectVote(project_id=p, points=1) for p in sorted(votes)]
+        return [{"project_id": p, "points": 1, "rank": r} for p, r in sorted(votes.items())]
+    return [{"project_id": p, "points": 1, "rank": None} for p in sorted(votes)]
+
+
+def _clear_answers(response_id: int) -> None:
+    """Delete a response's answers, in bulk, without loading them (the response's row is
+    locked: nobody else writes them meanwhile). The unique (response, rank) must never see
+    old and new answers at once, so this comes first. One statement on PostgreSQL."""
+    rankings = delete(PriorityRanking).where(PriorityRanking.response_id == response_id)
+    votes = delete(ProjectVote).where(ProjectVote.response_id == response_id)
+    options = {"synchronize_session": False}
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(votes.add_cte(rankings.cte("old_rankings")), execution_options=options)
+        return
+    db.session.execute(rankings, execution_options=options)
+    db.session.execute(votes, execution_options=options)
+
+
+def _write_answers(response: Response, rankings: dict[int, int], votes: list[dict]) -> None:
+    """Insert the answers as plain rows (one INSERT per table); the response's collections
+    are expired, so reading them loads what was saved."""
+    rid = response.id
+    ranking_rows = [
+        {"response_id": rid, "priority_area_id": a, "rank": r} for a, r in rankings.items()
+    ]
+    vote_rows = [{"response_id": rid, **v} for v in votes]
+    if ranking_rows:
+        db.session.execute(insert(PriorityRanking.__table__), ranking_rows)
+    if vote_rows:
+        db.session.execute(insert(ProjectVote.__table__), vote_rows)
+    db.session.expire(response, ["rankings", "votes"])
 
 
 def submit_response(
@@ -258,22 +309,11 @@ def submit_response(
             if response is None:
                 raise
     if action == "response.updated":
-        # Delete the old answers first: the unique (response, rank) must never see both.
-        # In bulk, without loading them; the collections are then known to be empty.
-        for table in (PriorityRanking, ProjectVote):
-            db.session.execute(
-                delete(table).where(table.response_id == response.id),
-                execution_options={"synchronize_session": False},
-            )
-        set_committed_value(response, "rankings", [])
-        set_committed_value(response, "votes", [])
+        _clear_answers(response.id)
         if entered_by is not None:
             response.entered_by_id = entered_by.id
-        db.session.flush()
-    response.rankings = [PriorityRanking(priority_area_id=a, rank=r) for a, r in rankings.items()]
-    response.votes = _vote_rows(funding_round, votes)
-    response.updated_at = utcnow()
-    db.session.flush()
+            db.session.flush()
+    _write_answers(response, rankings, _vote_rows(funding_round, votes))
     # The audit log names the response, never its content: ballots are private.
     record(
         action,
