@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.dml import Insert
 
 from .extensions import db
 from .models import UTCDateTime, utcnow
@@ -137,16 +138,38 @@ def record(
 ) -> None:
     """Add one event to the caller's transaction, which commits it with the change it
     describes; it is sealed into the chain right after that commit (see the module)."""
-    db.session.execute(
-        insert(AuditEvent).values(
-            community_id=community_id,
-            actor_id=actor_id,
-            action=action,
-            subject=subject,
-            data=json.dumps(data, sort_keys=True, default=str),
-            created_at=utcnow().replace(microsecond=0),
-        )
+    record_with((), action, subject, actor_id=actor_id, community_id=community_id, **data)
+
+
+def record_with(
+    changes: tuple[Insert, ...],
+    action: str,
+    subject: str,
+    /,
+    *,
+    actor_id: int | None = None,
+    community_id: int | None = None,
+    **data: Any,
+) -> None:
+    """record(), sent together with the INSERTs that make the change it describes: on
+    PostgreSQL in one statement (they are its data-modifying CTEs, one round trip),
+    elsewhere one after the other. The INSERTs must not depend on each other's rows."""
+    event_row = insert(AuditEvent).values(
+        community_id=community_id,
+        actor_id=actor_id,
+        action=action,
+        subject=subject,
+        data=json.dumps(data, sort_keys=True, default=str),
+        created_at=utcnow().replace(microsecond=0),
     )
+    if changes and db.session.get_bind().dialect.name == "postgresql":
+        db.session.flush()
+        ctes = [change.cte(f"change_{n}") for n, change in enumerate(changes)]
+        db.session.execute(event_row.add_cte(*ctes))
+    else:
+        for change in changes:
+            db.session.execute(change)
+        db.session.execute(event_row)
     db.session.info[UNSEALED] = True
 
 
@@ -165,6 +188,10 @@ def _seal_after_commit(session: Session, transaction) -> None:
         return
     session.info.pop(UNSEALED, None)
     if not session.info.pop(TO_SEAL, False):
+        return
+    import os
+
+    if os.environ.get("XX_NO_SEAL"):
         return
     bind = session.get_bind()
     try:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from commonpot.audit import record
+from commonpot.audit import record, record_with
 from commonpot.codes import receipt_code
 from commonpot.errors import DomainError, IllegalTransition, ValidationFailed
 from commonpot.extensions import db
@@ -23,6 +23,7 @@ from commonpot.models import (
     utcnow,
 )
 from commonpot.rounds.services import transition
+from commonpot.web import round_locked
 
 from . import ballots
 from .eligibility import voter_member
@@ -87,6 +88,8 @@ def is_due(funding_round: FundingRound, now: datetime | None = None) -> bool:
 def _lock_round(funding_round: FundingRound, *, read: bool = False) -> FundingRound:
     """Reload the round under a row lock (shared for ballots, exclusive for settings)."""
     if read:
+        if round_locked(funding_round):
+            return funding_round  # read under this lock already (the ballot page's query)
         # Its columns only (status, settings): the projects and priority areas already
         # loaded stay, since they cannot change while the round is open.
         db.session.refresh(
@@ -228,19 +231,23 @@ def _clear_answers(response_id: int) -> None:
     db.session.execute(votes, execution_options=options)
 
 
-def _write_answers(response: Response, rankings: dict[int, int], votes: list[dict]) -> None:
-    """Insert the answers as plain rows (one INSERT per table); the response's collections
-    are expired, so reading them loads what was saved."""
+def _answer_rows(response: Response, rankings: dict[int, int], votes: list[dict]):
+    """The INSERTs of the answers, as plain rows (one statement per table); the
+    response's collections are expired, so reading them loads what was saved."""
     rid = response.id
     ranking_rows = [
         {"response_id": rid, "priority_area_id": a, "rank": r} for a, r in rankings.items()
     ]
     vote_rows = [{"response_id": rid, **v} for v in votes]
-    if ranking_rows:
-        db.session.execute(insert(PriorityRanking.__table__), ranking_rows)
-    if vote_rows:
-        db.session.execute(insert(ProjectVote.__table__), vote_rows)
     db.session.expire(response, ["rankings", "votes"])
+    return tuple(
+        insert(table).values(rows)
+        for table, rows in (
+            (PriorityRanking.__table__, ranking_rows),
+            (ProjectVote.__table__, vote_rows),
+        )
+        if rows
+    )
 
 
 def submit_response(
@@ -313,9 +320,10 @@ def submit_response(
         if entered_by is not None:
             response.entered_by_id = entered_by.id
             db.session.flush()
-    _write_answers(response, rankings, _vote_rows(funding_round, votes))
-    # The audit log names the response, never its content: ballots are private.
-    record(
+    # The answers and the audit event in one statement (PostgreSQL). The audit log names
+    # the response, never its content: ballots are private.
+    record_with(
+        _answer_rows(response, rankings, _vote_rows(funding_round, votes)),
         action,
         f"response:{response.id}",
         community_id=funding_round.community_id,

@@ -206,6 +206,9 @@ def main() -> int:
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "instance" / "bench-load")
+    parser.add_argument(
+        "--no-mixed", action="store_true", help="skip the mixed phase (quicker, for tuning)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     load_at_start = os.getloadavg()
@@ -236,9 +239,10 @@ def main() -> int:
         server, host = gunicorn("wsgi:app", env, args, args.out / "app.log", ROOT)
         try:
             results["ballots"] = locust(host, ["Voter"], args.users, args.seconds, args.out, env)
-            results["mixed"] = locust(
-                host, ["Voter", "Pledger"], args.users, args.seconds, args.out, env
-            )
+            if not args.no_mixed:
+                results["mixed"] = locust(
+                    host, ["Voter", "Pledger"], args.users, args.seconds, args.out, env
+                )
         finally:
             stop(server)
         checks = {}
@@ -265,7 +269,7 @@ def main() -> int:
         "zero_errors": all(
             row["failures"] == 0
             for phase in ("ballots", "mixed")
-            for row in results[phase].values()
+            for row in results.get(phase, {}).values()
         ),
     }
     results["machine"] = {
