@@ -189,10 +189,6 @@ def _seal_after_commit(session: Session, transaction) -> None:
     session.info.pop(UNSEALED, None)
     if not session.info.pop(TO_SEAL, False):
         return
-    import os
-
-    if os.environ.get("XX_NO_SEAL"):
-        return
     bind = session.get_bind()
     try:
         seal(bind.engine if isinstance(bind, Connection) else bind)
