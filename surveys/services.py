@@ -6,7 +6,8 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Integer, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY as postgresql_array
 from sqlalchemy.exc import IntegrityError
 
 from commonpot.audit import record, record_with
@@ -232,22 +233,34 @@ def _clear_answers(response_id: int) -> None:
 
 
 def _answer_rows(response: Response, rankings: dict[int, int], votes: list[dict]):
-    """The INSERTs of the answers, as plain rows (one statement per table); the
-    response's collections are expired, so reading them loads what was saved."""
+    """The INSERTs of the answers (one statement per table); the response's collections
+    are expired, so reading them loads what was saved. On PostgreSQL the rows travel as
+    arrays (INSERT ... SELECT unnest(...)): the statement is the same for any number of
+    rows, so SQLAlchemy compiles it once (a multi-row VALUES is compiled every time)."""
     rid = response.id
     ranking_rows = [
         {"response_id": rid, "priority_area_id": a, "rank": r} for a, r in rankings.items()
     ]
     vote_rows = [{"response_id": rid, **v} for v in votes]
     db.session.expire(response, ["rankings", "votes"])
-    return tuple(
-        insert(table).values(rows)
-        for table, rows in (
-            (PriorityRanking.__table__, ranking_rows),
-            (ProjectVote.__table__, vote_rows),
-        )
-        if rows
-    )
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    inserts = []
+    for table, rows in (
+        (PriorityRanking.__table__, ranking_rows),
+        (ProjectVote.__table__, vote_rows),
+    ):
+        if not rows:
+            continue
+        if not postgresql:
+            inserts.append(insert(table).values(rows))
+            continue
+        columns = list(rows[0])
+        arrays = [
+            func.unnest(literal([row[c] for row in rows], postgresql_array(Integer)))
+            for c in columns
+        ]
+        inserts.append(insert(table).from_select(columns, select(*arrays)))
+    return tuple(inserts)
 
 
 def submit_response(
