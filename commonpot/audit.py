@@ -24,6 +24,7 @@ as reordering. (SQLite has one writer at a time, so ids are already in commit or
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -141,8 +142,25 @@ def record(
     record_with((), action, subject, actor_id=actor_id, community_id=community_id, **data)
 
 
+@functools.cache
+def _event_insert() -> Insert:
+    """Built once (statements are costly to build; SQLAlchemy caches their compiled SQL)."""
+    return insert(AuditEvent).values({name: bindparam(f"event_{name}") for name in _EVENT_FIELDS})
+
+
+_EVENT_FIELDS = ("community_id", "actor_id", "action", "subject", "data", "created_at")
+
+
+@functools.cache
+def _event_with(changes: tuple[Insert, ...]) -> Insert:
+    return _event_insert().add_cte(*(c.cte(f"change_{n}") for n, c in enumerate(changes)))
+
+
+Change = tuple[Insert, dict[str, Any] | list[dict[str, Any]]]
+
+
 def record_with(
-    changes: tuple[Insert, ...],
+    changes: tuple[Change, ...],
     action: str,
     subject: str,
     /,
@@ -151,25 +169,28 @@ def record_with(
     community_id: int | None = None,
     **data: Any,
 ) -> None:
-    """record(), sent together with the INSERTs that make the change it describes: on
-    PostgreSQL in one statement (they are its data-modifying CTEs, one round trip),
-    elsewhere one after the other. The INSERTs must not depend on each other's rows."""
-    event_row = insert(AuditEvent).values(
-        community_id=community_id,
-        actor_id=actor_id,
-        action=action,
-        subject=subject,
-        data=json.dumps(data, sort_keys=True, default=str),
-        created_at=utcnow().replace(microsecond=0),
-    )
+    """record(), sent together with the INSERTs that make the change it describes, each
+    with its parameters: on PostgreSQL in one statement (the INSERTs are its
+    data-modifying CTEs; one round trip), elsewhere one after the other. The INSERTs must
+    not read each other's rows, and their parameter names must differ (on PostgreSQL they
+    take one dict each)."""
+    values = {
+        "event_community_id": community_id,
+        "event_actor_id": actor_id,
+        "event_action": action,
+        "event_subject": subject,
+        "event_data": json.dumps(data, sort_keys=True, default=str),
+        "event_created_at": utcnow().replace(microsecond=0),
+    }
     if changes and db.session.get_bind().dialect.name == "postgresql":
         db.session.flush()
-        ctes = [change.cte(f"change_{n}") for n, change in enumerate(changes)]
-        db.session.execute(event_row.add_cte(*ctes))
+        for _, params in changes:
+            values.update(params)
+        db.session.execute(_event_with(tuple(c for c, _ in changes)), values)
     else:
-        for change in changes:
-            db.session.execute(change)
-        db.session.execute(event_row)
+        for change, params in changes:
+            db.session.execute(change, params)
+        db.session.execute(_event_insert(), values)
     db.session.info[UNSEALED] = True
 
 

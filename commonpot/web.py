@@ -12,7 +12,7 @@ from flask import Flask, abort, g, request
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from jinja2 import pass_context
-from sqlalchemy import and_, event, select
+from sqlalchemy import and_, bindparam, event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 
@@ -44,36 +44,42 @@ def roles(community: Community) -> set[Role]:
     return current_user.roles_in(community.id)
 
 
-def _community_with_round(slug: str, round_id: int, *, share_lock: bool) -> Community:
-    """The community, with the round of the URL loaded beside it in the same query (the
-    view's round_or_404 then finds it in the session). With share_lock, the round is read
-    under a shared row lock (FOR SHARE), with its priority areas: ballots take this lock
-    anyway, so taking it here saves the statement that would take it later."""
+@functools.cache
+def _community_round_query(share_lock: bool):
+    """Built once (parameters slug, round_id): see _community_with_round."""
+    slug, round_id = bindparam("slug"), bindparam("round_id")
     if share_lock:
-        query = (
+        return (
             select(Community, FundingRound)
             .join(FundingRound, FundingRound.community_id == Community.id)
             .where(Community.slug == slug, FundingRound.id == round_id)
             .options(joinedload(FundingRound.priority_areas))
             .with_for_update(read=True, of=FundingRound)
         )
-        row = db.session.execute(query).unique().first()
-        if row is not None:
-            note_round_locked(row[1])
-            g.url_round = row[1]  # held here: the session only keeps weak references
-            return row[0]
-        return community_or_404(slug)  # no such round here: 403 or 404 as for any page
-    row = db.session.execute(
+    return (
         select(Community, FundingRound)
         .outerjoin(
             FundingRound,
             and_(FundingRound.community_id == Community.id, FundingRound.id == round_id),
         )
         .where(Community.slug == slug)
-    ).first()
-    if row is None:
+    )
+
+
+def _community_with_round(slug: str, round_id: int, *, share_lock: bool) -> Community:
+    """The community, with the round of the URL loaded beside it in the same query (the
+    view's round_or_404 then finds it). With share_lock, the round is read under a shared
+    row lock (FOR SHARE), with its priority areas: ballots take this lock anyway, so taking
+    it here saves the statement that would take it later."""
+    params = {"slug": slug, "round_id": round_id}
+    row = db.session.execute(_community_round_query(share_lock), params).unique().first()
+    if share_lock:
+        if row is None:
+            return community_or_404(slug)  # no such round here: 403 or 404 as for any page
+        note_round_locked(row[1])
+    elif row is None:
         abort(404)
-    g.url_round = row[1]
+    g.url_round = row[1]  # held here: the session keeps only weak references
     return row[0]
 
 

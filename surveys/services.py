@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Integer, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY as postgresql_array
 from sqlalchemy.exc import IntegrityError
 
@@ -136,6 +137,25 @@ def close_due_rounds(now: datetime | None = None) -> list[FundingRound]:
 # -- responses -----------------------------------------------------------------------
 
 
+@functools.cache
+def _claim_statement(by_user: bool, by_member: bool):
+    """UPDATE ... RETURNING of the voter's responses, built once per shape."""
+    who = []
+    if by_user:
+        who.append(Response.user_id == bindparam("b_user_id"))
+    if by_member:
+        who.append(Response.member_id == bindparam("b_member_id"))
+    now = bindparam("b_now", type_=UTCDateTime())  # naive UTC, as the column holds it
+    stamp = case((Response.source == bindparam("b_source"), now), else_=Response.updated_at)
+    return (
+        update(Response)
+        .where(Response.round_id == bindparam("b_round_id"), or_(*who))
+        .values(updated_at=stamp)
+        .returning(Response)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+
+
 def _claimed_responses(
     funding_round: FundingRound,
     user_id: int | None,
@@ -148,20 +168,15 @@ def _claimed_responses(
     source) as updated now; a response of the other source is locked but left as it is
     (the ballot is then refused and the transaction rolled back).
     """
-    who = []
-    if user_id is not None:
-        who.append(Response.user_id == user_id)
-    if member_id is not None:
-        who.append(Response.member_id == member_id)
-    now = literal(utcnow(), UTCDateTime())  # naive UTC, as the column holds it
-    stamp = case((Response.source == source, now), else_=Response.updated_at)
-    found = db.session.scalars(
-        update(Response)
-        .where(Response.round_id == funding_round.id, or_(*who))
-        .values(updated_at=stamp)
-        .returning(Response)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    ).all()
+    statement = _claim_statement(user_id is not None, member_id is not None)
+    params = {
+        "b_round_id": funding_round.id,
+        "b_source": source.value,
+        "b_now": utcnow(),
+        "b_user_id": user_id,
+        "b_member_id": member_id,
+    }
+    found = db.session.scalars(statement, params).all()
     return sorted(found, key=lambda r: r.id)
 
 
@@ -218,49 +233,74 @@ def _vote_rows(funding_round: FundingRound, votes: Votes) -> list[dict[str, int 
     return [{"project_id": p, "points": 1, "rank": None} for p in sorted(votes)]
 
 
+_RESPONSE = bindparam("response_id")
+
+
+@functools.cache
+def _clear_statements(postgresql: bool) -> tuple:
+    rankings = delete(PriorityRanking).where(PriorityRanking.response_id == _RESPONSE)
+    votes = delete(ProjectVote).where(ProjectVote.response_id == _RESPONSE)
+    if postgresql:
+        return (votes.add_cte(rankings.cte("old_rankings")),)
+    return rankings, votes
+
+
 def _clear_answers(response_id: int) -> None:
     """Delete a response's answers, in bulk, without loading them (the response's row is
     locked: nobody else writes them meanwhile). The unique (response, rank) must never see
     old and new answers at once, so this comes first. One statement on PostgreSQL."""
-    rankings = delete(PriorityRanking).where(PriorityRanking.response_id == response_id)
-    votes = delete(ProjectVote).where(ProjectVote.response_id == response_id)
-    options = {"synchronize_session": False}
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(votes.add_cte(rankings.cte("old_rankings")), execution_options=options)
-        return
-    db.session.execute(rankings, execution_options=options)
-    db.session.execute(votes, execution_options=options)
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    for statement in _clear_statements(postgresql):
+        db.session.execute(
+            statement,
+            {"response_id": response_id},
+            execution_options={"synchronize_session": False},
+        )
+
+
+ANSWER_COLUMNS = {
+    "priority_ranking": ("response_id", "priority_area_id", "rank"),
+    "project_vote": ("response_id", "project_id", "points", "rank"),
+}
+
+
+@functools.cache
+def _array_insert(table_name: str):
+    """INSERT ... SELECT unnest(...) of one answers table, its rows as arrays (parameters
+    <table>_<column>): one statement for any number of rows, built and compiled once (a
+    multi-row VALUES would be compiled again for every ballot)."""
+    table = db.metadata.tables[table_name]
+    columns = ANSWER_COLUMNS[table_name]
+    arrays = [
+        func.unnest(bindparam(f"{table_name}_{c}", type_=postgresql_array(Integer)))
+        for c in columns
+    ]
+    return insert(table).from_select(columns, select(*arrays))
 
 
 def _answer_rows(response: Response, rankings: dict[int, int], votes: list[dict]):
-    """The INSERTs of the answers (one statement per table); the response's collections
-    are expired, so reading them loads what was saved. On PostgreSQL the rows travel as
-    arrays (INSERT ... SELECT unnest(...)): the statement is the same for any number of
-    rows, so SQLAlchemy compiles it once (a multi-row VALUES is compiled every time)."""
+    """The INSERTs of the answers with their parameters (one statement per table, for
+    audit.record_with); the response's collections are expired, so reading them loads
+    what was saved. On PostgreSQL the rows travel as arrays."""
     rid = response.id
-    ranking_rows = [
-        {"response_id": rid, "priority_area_id": a, "rank": r} for a, r in rankings.items()
-    ]
-    vote_rows = [{"response_id": rid, **v} for v in votes]
+    rows = {
+        "priority_ranking": [
+            {"response_id": rid, "priority_area_id": a, "rank": r} for a, r in rankings.items()
+        ],
+        "project_vote": [{"response_id": rid, **v} for v in votes],
+    }
     db.session.expire(response, ["rankings", "votes"])
     postgresql = db.session.get_bind().dialect.name == "postgresql"
-    inserts = []
-    for table, rows in (
-        (PriorityRanking.__table__, ranking_rows),
-        (ProjectVote.__table__, vote_rows),
-    ):
-        if not rows:
+    changes = []
+    for name, table_rows in rows.items():
+        if not table_rows:
             continue
         if not postgresql:
-            inserts.append(insert(table).values(rows))
+            changes.append((insert(db.metadata.tables[name]), table_rows))
             continue
-        columns = list(rows[0])
-        arrays = [
-            func.unnest(literal([row[c] for row in rows], postgresql_array(Integer)))
-            for c in columns
-        ]
-        inserts.append(insert(table).from_select(columns, select(*arrays)))
-    return tuple(inserts)
+        arrays = {f"{name}_{c}": [row[c] for row in table_rows] for c in ANSWER_COLUMNS[name]}
+        changes.append((_array_insert(name), arrays))
+    return tuple(changes)
 
 
 def submit_response(
