@@ -423,18 +423,7 @@ class ChainReport:
         }
 
 
-_COLUMNS = (
-    AuditEvent.id,
-    AuditEvent.seq,
-    AuditEvent.community_id,
-    AuditEvent.actor_id,
-    AuditEvent.action,
-    AuditEvent.subject,
-    AuditEvent.data,
-    AuditEvent.created_at,
-    AuditEvent.prev_hash,
-    AuditEvent.hash,
-)
+_COLUMNS = (*_WAITING, AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash)
 
 
 def check_chain(batch_size: int = 2000) -> ChainReport:
