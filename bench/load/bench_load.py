@@ -14,6 +14,14 @@ Phases, the ceiling and commonpot each on gunicorn with the same options, driven
 3. ballots and pledges together (make, confirm, cancel), same checks on errors.
 Afterwards `commonpot audit verify` and `commonpot ledger verify` must pass. A fresh
 database is created beside BENCH_POSTGRES (default the local server) and dropped at the end.
+`--no-mixed` skips phase 3 (quicker, for tuning); `profile_ballot.py` beside this file lists
+one ballot's statements and its CPU time in-process.
+
+Both apps run on the same gunicorn options, by default 4 `gthread` workers of 2 threads:
+on 2 cores shared with PostgreSQL and locust, two processes per core keep both cores busy
+while the others wait on the database, and the threads overlap those waits. `sync` workers
+(4, 6 or 8) were measured too: a tighter spread of latencies, but fewer requests/s for
+both apps (a new connection per request), and no better ratio between them.
 """
 
 from __future__ import annotations
