@@ -14,8 +14,9 @@ Phases, the ceiling and commonpot each on gunicorn with the same options, driven
 3. ballots and pledges together (make, confirm, cancel), same checks on errors.
 Afterwards `commonpot audit verify` and `commonpot ledger verify` must pass. A fresh
 database is created beside BENCH_POSTGRES (default the local server) and dropped at the end.
-`--no-mixed` skips phase 3 (quicker, for tuning); `profile_ballot.py` beside this file lists
-one ballot's statements and its CPU time in-process.
+`--no-mixed` skips phase 3 (quicker, for tuning); beside this file, `profile_ballot.py`
+lists one ballot's statements and its CPU time in-process, and `cpu_split.py` the CPU
+milliseconds per request of gunicorn, PostgreSQL and locust in one phase.
 
 Both apps run on the same gunicorn options, by default 4 `gthread` workers of 2 threads:
 on 2 cores shared with PostgreSQL and locust, two processes per core keep both cores busy
