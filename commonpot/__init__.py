@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, has_app_context, has_request_context, render_template, request
+from flask import (
+    Flask,
+    g,
+    has_app_context,
+    has_request_context,
+    render_template,
+    request,
+    session,
+)
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -14,6 +22,7 @@ from .extensions import babel, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 __version__ = "0.1.0"
+MAX_FLASHES = 5  # messages kept in the session until a page shows them
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -88,6 +97,17 @@ def create_app(overrides: dict | None = None) -> Flask:
             raise error
         db.session.rollback()
         return render_template("errors/503.html"), 503, {"Retry-After": "1"}
+
+    @app.after_request
+    def keep_few_flashes(response):
+        """Messages wait in the session cookie until a page shows them. A client that posts
+        again and again without reading the pages it is sent to (a script, a form sent
+        twice) would grow the cookie past what browsers keep (4 kB) and be signed out:
+        only the newest few wait."""
+        waiting = session.get("_flashes")
+        if waiting and len(waiting) > MAX_FLASHES:
+            session["_flashes"] = waiting[-MAX_FLASHES:]
+        return response
 
     @app.after_request
     def commit_once(response):

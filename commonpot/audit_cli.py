@@ -11,7 +11,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from .audit import check_chain
+from .audit import check_chain, seal
 
 
 @click.group("audit")
@@ -23,8 +23,9 @@ def audit_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 @with_appcontext
 def verify_command(as_json: bool) -> None:
-    """Walk the whole hash chain in seq order; exit 1 naming the first changed, removed or
-    reordered event, 0 when it is intact."""
+    """Seal the events waiting to be chained, then walk the whole hash chain in seq order;
+    exit 1 naming the first changed, removed or reordered event, 0 when it is intact."""
+    seal()
     report = check_chain()
     if as_json:
         click.echo(json.dumps(report.as_dict()))

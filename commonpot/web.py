@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, abort, g
+from flask import Flask, abort, g, request
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from jinja2 import pass_context
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, event, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, joinedload
 
 from .errors import DomainError, ValidationFailed
 from .extensions import db
@@ -29,7 +30,9 @@ def community_or_404(slug: str) -> Community:
 
 
 def round_or_404(community: Community, round_id: int) -> FundingRound:
-    funding_round = db.session.get(FundingRound, round_id)
+    funding_round = g.pop("url_round", None)  # loaded with the community (requires)
+    if funding_round is None or funding_round.id != round_id:
+        funding_round = db.session.get(FundingRound, round_id)
     if funding_round is None or funding_round.community_id != community.id:
         abort(404)
     return funding_round
@@ -41,14 +44,80 @@ def roles(community: Community) -> set[Role]:
     return current_user.roles_in(community.id)
 
 
-def requires(*allowed: Role) -> Callable:
-    """Signed in and holding one of these roles in the community named by the URL's slug."""
+@functools.cache
+def _community_round_query(share_lock: bool):
+    """Built once (parameters slug, round_id): see _community_with_round."""
+    slug, round_id = bindparam("slug"), bindparam("round_id")
+    if share_lock:
+        return (
+            select(Community, FundingRound)
+            .join(FundingRound, FundingRound.community_id == Community.id)
+            .where(Community.slug == slug, FundingRound.id == round_id)
+            .options(joinedload(FundingRound.priority_areas))
+            .with_for_update(read=True, of=FundingRound)
+        )
+    return (
+        select(Community, FundingRound)
+        .outerjoin(
+            FundingRound,
+            and_(FundingRound.community_id == Community.id, FundingRound.id == round_id),
+        )
+        .where(Community.slug == slug)
+    )
+
+
+def _community_with_round(slug: str, round_id: int, *, share_lock: bool) -> Community:
+    """The community, with the round of the URL loaded beside it in the same query (the
+    view's round_or_404 then finds it). With share_lock, the round is read under a shared
+    row lock (FOR SHARE), with its priority areas: ballots take this lock anyway, so taking
+    it here saves the statement that would take it later."""
+    params = {"slug": slug, "round_id": round_id}
+    row = db.session.execute(_community_round_query(share_lock), params).unique().first()
+    if share_lock:
+        if row is None:
+            return community_or_404(slug)  # no such round here: 403 or 404 as for any page
+        note_round_locked(row[1])
+    elif row is None:
+        abort(404)
+    g.url_round = row[1]  # held here: the session keeps only weak references
+    return row[0]
+
+
+LOCKED_ROUNDS = "shared_locked_rounds"  # Session.info: rounds this transaction holds FOR SHARE
+
+
+def note_round_locked(funding_round: FundingRound) -> None:
+    db.session.info.setdefault(LOCKED_ROUNDS, set()).add(funding_round.id)
+
+
+def round_locked(funding_round: FundingRound) -> bool:
+    """Whether this transaction already holds the round's shared lock (read under it)."""
+    return funding_round.id in db.session.info.get(LOCKED_ROUNDS, ())
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _locks_gone(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(LOCKED_ROUNDS, None)
+
+
+def requires(*allowed: Role, share_round_on_post: bool = False) -> Callable:
+    """Signed in and holding one of these roles in the community named by the URL's slug.
+
+    A URL naming a round has it loaded with the community, in one query;
+    share_round_on_post takes the round's shared lock in that query on a POST (ballots).
+    """
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         @login_required
         def wrapped(slug: str, *args: Any, **kwargs: Any):
-            community = community_or_404(slug)
+            round_id = kwargs.get("round_id")
+            if round_id is None:
+                community = community_or_404(slug)
+            else:
+                lock = share_round_on_post and request.method == "POST"
+                community = _community_with_round(slug, round_id, share_lock=lock)
             if not roles(community) & set(allowed):
                 abort(403)
             g.community = community

@@ -9,12 +9,13 @@ access code from the door-knocking sheet, or by matching their member number, na
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, func, literal, select
 from werkzeug.security import generate_password_hash
 
 from commonpot.audit import record
@@ -326,6 +327,26 @@ def new_account(*, name: str, email: str, password: str) -> User:
     return user
 
 
+@functools.cache
+def _voter_line():
+    """The voter's roll line (or None) and whether the community has a roll at all, in one
+    query; built once (parameters community_id, user_id)."""
+    community_id = bindparam("community_id")
+    roll_exists = select(RollMember.id).where(RollMember.community_id == community_id).exists()
+    one = select(literal(1).label("one")).subquery()
+    return (
+        select(RollMember, roll_exists.label("has_roll"))
+        .select_from(one)
+        .outerjoin(
+            RollMember,
+            and_(
+                RollMember.community_id == community_id,
+                RollMember.user_id == bindparam("user_id"),
+            ),
+        )
+    )
+
+
 def voter_member(funding_round: FundingRound, user: User) -> RollMember | None:
     """The roll line an online voter answers as; ValidationFailed when they may not answer.
 
@@ -336,12 +357,10 @@ def voter_member(funding_round: FundingRound, user: User) -> RollMember | None:
     community_id = funding_round.community_id
     if not user.has_role(community_id, Role.RESIDENT):
         raise ValidationFailed([(None, "Only members of this community can answer.")])
-    member = db.session.scalar(
-        select(RollMember).where(
-            RollMember.community_id == community_id, RollMember.user_id == user.id
-        )
-    )
-    if member is None and (has_roll(community_id) or funding_round.min_age):
+    member, rolled = db.session.execute(
+        _voter_line(), {"community_id": community_id, "user_id": user.id}
+    ).one()
+    if member is None and (rolled or funding_round.min_age):
         raise ValidationFailed(
             [
                 (

@@ -9,6 +9,7 @@ applies them.
 
 from __future__ import annotations
 
+import functools
 import random
 
 from flask_wtf import FlaskForm
@@ -86,53 +87,30 @@ class BallotForm(FlaskForm):
 
 
 def ballot_form(funding_round: FundingRound, seed: int, **kwargs) -> BallotForm:
-    """A form class for this round; projects are shuffled per resident (stable by seed)."""
+    """A form for this round; projects are shuffled per resident (stable by seed)."""
     settings = ballots.BallotSettings.of(funding_round)
     areas = funding_round.priority_areas
     area_limit = ballots.priority_limit(settings, len(areas))
-    rank_choices = choices(
-        [(0, "— not ranked —" if area_limit < len(areas) else "— rank —")]
-        + [(i, str(i)) for i in range(1, area_limit + 1)]
-    )
     projects = list(funding_round.projects)
     random.Random(seed).shuffle(projects)
     kind = funding_round.ballot_type
-
-    class RoundBallot(BallotForm):
-        pass
-
-    RoundBallot.kind = kind
-    for area in areas:
-        setattr(
-            RoundBallot,
-            f"area_{area.id}",
-            SelectField(area.name, coerce=int, choices=rank_choices, default=0),
-        )
     if kind in (BallotType.APPROVAL, BallotType.KNAPSACK):
-        label = "Projects you approve" if kind == BallotType.APPROVAL else "Projects you choose"
-        RoundBallot.approvals = CheckboxesField(label, coerce=database_id, validate_choice=False)
-    elif kind == BallotType.CUMULATIVE:
-        top = settings.points_cap or settings.points_total or 0
-        for p in projects:
-            setattr(
-                RoundBallot,
-                f"project_{p.id}",
-                IntegerField(
-                    p.title,
-                    validators=[Optional()],
-                    render_kw={"min": 0, "max": top, "step": 1, "inputmode": "numeric"},
-                ),
-            )
-    else:
-        limit = ballots.rank_limit(settings, len(projects))
-        project_ranks = choices([(0, "—")] + [(i, str(i)) for i in range(1, limit + 1)])
-        for p in projects:
-            setattr(
-                RoundBallot,
-                f"project_{p.id}",
-                SelectField(p.title, coerce=int, choices=project_ranks, default=0),
-            )
-    form = RoundBallot(**kwargs)
+        per_project = ()  # one checkbox list; its choices are set on the form below
+        top = 0
+    else:  # one field per project, in this resident's order
+        per_project = tuple((p.id, p.title) for p in projects)
+        if kind == BallotType.CUMULATIVE:
+            top = settings.points_cap or settings.points_total or 0
+        else:
+            top = ballots.rank_limit(settings, len(projects))
+    form_class = _ballot_class(
+        kind,
+        tuple((a.id, a.name) for a in areas),
+        area_limit,
+        per_project,
+        top,
+    )
+    form = form_class(**kwargs)
     if kind in (BallotType.APPROVAL, BallotType.KNAPSACK):
         form.approvals.choices = choices((p.id, p.title) for p in projects)
     form.projects_in_order = projects
@@ -140,6 +118,57 @@ def ballot_form(funding_round: FundingRound, seed: int, **kwargs) -> BallotForm:
     form.area_limit = area_limit
     form.project_rank_limit = ballots.rank_limit(settings, len(projects))
     return form
+
+
+@functools.lru_cache(maxsize=512)
+def _ballot_class(
+    kind: BallotType,
+    areas: tuple[tuple[int, str], ...],
+    area_limit: int,
+    per_project: tuple[tuple[int, str], ...],
+    top: int,
+) -> type[BallotForm]:
+    """The form class of a ballot of this shape, built once: building a WTForms class is
+    costly, and a round's ballots share a shape (approval ballots all of them; cumulative
+    and ranked ones per resident, since their fields follow the resident's order)."""
+    rank_choices = choices(
+        [(0, "— not ranked —" if area_limit < len(areas) else "— rank —")]
+        + [(i, str(i)) for i in range(1, area_limit + 1)]
+    )
+
+    class RoundBallot(BallotForm):
+        pass
+
+    RoundBallot.kind = kind
+    for area_id, name in areas:
+        setattr(
+            RoundBallot,
+            f"area_{area_id}",
+            SelectField(name, coerce=int, choices=rank_choices, default=0),
+        )
+    if kind in (BallotType.APPROVAL, BallotType.KNAPSACK):
+        label = "Projects you approve" if kind == BallotType.APPROVAL else "Projects you choose"
+        RoundBallot.approvals = CheckboxesField(label, coerce=database_id, validate_choice=False)
+    elif kind == BallotType.CUMULATIVE:
+        for project_id, title in per_project:
+            setattr(
+                RoundBallot,
+                f"project_{project_id}",
+                IntegerField(
+                    title,
+                    validators=[Optional()],
+                    render_kw={"min": 0, "max": top, "step": 1, "inputmode": "numeric"},
+                ),
+            )
+    else:
+        project_ranks = choices([(0, "—")] + [(i, str(i)) for i in range(1, top + 1)])
+        for project_id, title in per_project:
+            setattr(
+                RoundBallot,
+                f"project_{project_id}",
+                SelectField(title, coerce=int, choices=project_ranks, default=0),
+            )
+    return RoundBallot
 
 
 class BallotSettingsForm(BallotSettingsFields, FlaskForm):

@@ -381,7 +381,7 @@ def _imported_meta(funding_round: FundingRound) -> dict[str, str]:
         select(AuditEvent.data)
         .where(AuditEvent.action == "round.imported")
         .where(AuditEvent.subject == f"round:{funding_round.id}")
-        .order_by(AuditEvent.seq.desc())
+        .order_by(AuditEvent.seq.desc().nulls_first(), AuditEvent.id.desc())
         .limit(1)
     )
     return dict(json.loads(data).get("meta", {})) if data else {}

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Integer, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY as postgresql_array
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
-from commonpot.audit import record
+from commonpot.audit import record, record_with
 from commonpot.codes import receipt_code
 from commonpot.errors import DomainError, IllegalTransition, ValidationFailed
 from commonpot.extensions import db
-from commonpot.models import BallotType, FundingRound, Role, RoundStatus, User, utcnow
+from commonpot.models import (
+    BallotType,
+    FundingRound,
+    Role,
+    RoundStatus,
+    User,
+    UTCDateTime,
+    utcnow,
+)
 from commonpot.rounds.services import transition
+from commonpot.web import round_locked
 
 from . import ballots
 from .eligibility import voter_member
@@ -80,6 +90,8 @@ def is_due(funding_round: FundingRound, now: datetime | None = None) -> bool:
 def _lock_round(funding_round: FundingRound, *, read: bool = False) -> FundingRound:
     """Reload the round under a row lock (shared for ballots, exclusive for settings)."""
     if read:
+        if round_locked(funding_round):
+            return funding_round  # read under this lock already (the ballot page's query)
         # Its columns only (status, settings): the projects and priority areas already
         # loaded stay, since they cannot change while the round is open.
         db.session.refresh(
@@ -125,20 +137,47 @@ def close_due_rounds(now: datetime | None = None) -> list[FundingRound]:
 # -- responses -----------------------------------------------------------------------
 
 
-def _locked_responses(funding_round: FundingRound, user_id: int | None, member_id: int | None):
-    """The voter's response(s), row-locked so two edits at once apply one after the other."""
+@functools.cache
+def _claim_statement(by_user: bool, by_member: bool):
+    """UPDATE ... RETURNING of the voter's responses, built once per shape."""
     who = []
-    if user_id is not None:
-        who.append(Response.user_id == user_id)
-    if member_id is not None:
-        who.append(Response.member_id == member_id)
-    return db.session.scalars(
-        select(Response)
-        .where(Response.round_id == funding_round.id, or_(*who))
-        .order_by(Response.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    if by_user:
+        who.append(Response.user_id == bindparam("b_user_id"))
+    if by_member:
+        who.append(Response.member_id == bindparam("b_member_id"))
+    now = bindparam("b_now", type_=UTCDateTime())  # naive UTC, as the column holds it
+    stamp = case((Response.source == bindparam("b_source"), now), else_=Response.updated_at)
+    return (
+        update(Response)
+        .where(Response.round_id == bindparam("b_round_id"), or_(*who))
+        .values(updated_at=stamp)
+        .returning(Response)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+
+
+def _claimed_responses(
+    funding_round: FundingRound,
+    user_id: int | None,
+    member_id: int | None,
+    source: ResponseSource,
+):
+    """The voter's response(s), row-locked so two edits at once apply one after the other.
+
+    One UPDATE ... RETURNING both locks the rows and stamps the voter's own one (of this
+    source) as updated now; a response of the other source is locked but left as it is
+    (the ballot is then refused and the transaction rolled back).
+    """
+    statement = _claim_statement(user_id is not None, member_id is not None)
+    params = {
+        "b_round_id": funding_round.id,
+        "b_source": source.value,
+        "b_now": utcnow(),
+        "b_user_id": user_id,
+        "b_member_id": member_id,
+    }
+    found = db.session.scalars(statement, params).all()
+    return sorted(found, key=lambda r: r.id)
 
 
 def _existing(
@@ -147,7 +186,7 @@ def _existing(
     user_id: int | None,
     member_id: int | None,
 ) -> Response | None:
-    found = _locked_responses(funding_round, user_id, member_id)
+    found = _claimed_responses(funding_round, user_id, member_id, source)
     if not found:
         return None
     other = [r for r in found if r.source != source]
@@ -183,13 +222,85 @@ def check_ballot(funding_round: FundingRound, rankings: dict[int, int], votes: V
         raise ValidationFailed(list(errors))
 
 
-def _vote_rows(funding_round: FundingRound, votes: Votes) -> list[ProjectVote]:
+def _vote_rows(funding_round: FundingRound, votes: Votes) -> list[dict[str, int | None]]:
+    """The project_vote rows of a ballot (without the response id)."""
     kind = funding_round.ballot_type
     if kind == BallotType.CUMULATIVE:
-        return [ProjectVote(project_id=p, points=n) for p, n in sorted(votes.items()) if n > 0]
+        given = sorted(votes.items())
+        return [{"project_id": p, "points": n, "rank": None} for p, n in given if n > 0]
     if kind == BallotType.RANKED:
-        return [ProjectVote(project_id=p, points=1, rank=r) for p, r in sorted(votes.items())]
-    return [ProjectVote(project_id=p, points=1) for p in sorted(votes)]
+        return [{"project_id": p, "points": 1, "rank": r} for p, r in sorted(votes.items())]
+    return [{"project_id": p, "points": 1, "rank": None} for p in sorted(votes)]
+
+
+_RESPONSE = bindparam("response_id")
+
+
+@functools.cache
+def _clear_statements(postgresql: bool) -> tuple:
+    rankings = delete(PriorityRanking).where(PriorityRanking.response_id == _RESPONSE)
+    votes = delete(ProjectVote).where(ProjectVote.response_id == _RESPONSE)
+    if postgresql:
+        return (votes.add_cte(rankings.cte("old_rankings")),)
+    return rankings, votes
+
+
+def _clear_answers(response_id: int) -> None:
+    """Delete a response's answers, in bulk, without loading them (the response's row is
+    locked: nobody else writes them meanwhile). The unique (response, rank) must never see
+    old and new answers at once, so this comes first. One statement on PostgreSQL."""
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    for statement in _clear_statements(postgresql):
+        db.session.execute(
+            statement,
+            {"response_id": response_id},
+            execution_options={"synchronize_session": False},
+        )
+
+
+ANSWER_COLUMNS = {
+    "priority_ranking": ("response_id", "priority_area_id", "rank"),
+    "project_vote": ("response_id", "project_id", "points", "rank"),
+}
+
+
+@functools.cache
+def _array_insert(table_name: str):
+    """INSERT ... SELECT unnest(...) of one answers table, its rows as arrays (parameters
+    <table>_<column>): one statement for any number of rows, built and compiled once (a
+    multi-row VALUES would be compiled again for every ballot)."""
+    table = db.metadata.tables[table_name]
+    columns = ANSWER_COLUMNS[table_name]
+    arrays = [
+        func.unnest(bindparam(f"{table_name}_{c}", type_=postgresql_array(Integer)))
+        for c in columns
+    ]
+    return insert(table).from_select(columns, select(*arrays))
+
+
+def _answer_rows(response: Response, rankings: dict[int, int], votes: list[dict]):
+    """The INSERTs of the answers with their parameters (one statement per table, for
+    audit.record_with); the response's collections are expired, so reading them loads
+    what was saved. On PostgreSQL the rows travel as arrays."""
+    rid = response.id
+    rows = {
+        "priority_ranking": [
+            {"response_id": rid, "priority_area_id": a, "rank": r} for a, r in rankings.items()
+        ],
+        "project_vote": [{"response_id": rid, **v} for v in votes],
+    }
+    db.session.expire(response, ["rankings", "votes"])
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    changes = []
+    for name, table_rows in rows.items():
+        if not table_rows:
+            continue
+        if not postgresql:
+            changes.append((insert(db.metadata.tables[name]), table_rows))
+            continue
+        arrays = {f"{name}_{c}": [row[c] for row in table_rows] for c in ANSWER_COLUMNS[name]}
+        changes.append((_array_insert(name), arrays))
+    return tuple(changes)
 
 
 def submit_response(
@@ -258,24 +369,14 @@ def submit_response(
             if response is None:
                 raise
     if action == "response.updated":
-        # Delete the old answers first: the unique (response, rank) must never see both.
-        # In bulk, without loading them; the collections are then known to be empty.
-        for table in (PriorityRanking, ProjectVote):
-            db.session.execute(
-                delete(table).where(table.response_id == response.id),
-                execution_options={"synchronize_session": False},
-            )
-        set_committed_value(response, "rankings", [])
-        set_committed_value(response, "votes", [])
+        _clear_answers(response.id)
         if entered_by is not None:
             response.entered_by_id = entered_by.id
-        db.session.flush()
-    response.rankings = [PriorityRanking(priority_area_id=a, rank=r) for a, r in rankings.items()]
-    response.votes = _vote_rows(funding_round, votes)
-    response.updated_at = utcnow()
-    db.session.flush()
-    # The audit log names the response, never its content: ballots are private.
-    record(
+            db.session.flush()
+    # The answers and the audit event in one statement (PostgreSQL). The audit log names
+    # the response, never its content: ballots are private.
+    record_with(
+        _answer_rows(response, rankings, _vote_rows(funding_round, votes)),
         action,
         f"response:{response.id}",
         community_id=funding_round.community_id,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from commonpot.extensions import db
 from commonpot.models import Community, FundingRound, Role, RoundStatus
 from commonpot.web import attempt, requires, round_or_404
 
@@ -22,9 +23,14 @@ def _closed_on_schedule(funding_round: FundingRound) -> bool:
 
 
 @bp.route("/c/<slug>/rounds/<int:round_id>/survey", methods=["GET", "POST"])
-@requires(Role.RESIDENT)
+@requires(Role.RESIDENT, share_round_on_post=True)
 def ballot(community: Community, round_id: int):
     funding_round = round_or_404(community, round_id)
+    if request.method == "POST" and services.is_due(funding_round):
+        # Closing needs the round's exclusive lock: let go of the shared one first, or two
+        # ballots arriving together would each wait for the other to let go of theirs.
+        db.session.rollback()
+        funding_round = round_or_404(community, round_id)
     if _closed_on_schedule(funding_round):
         flash(services.CLOSED_ON_SCHEDULE, "error")
         return redirect(url_for("rounds.show", slug=community.slug, round_id=round_id))

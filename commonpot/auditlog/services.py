@@ -49,7 +49,8 @@ def events_query(community: Community, filters: EventFilters) -> Select:
     if filters.until:
         end = local_midnight(filters.until + timedelta(days=1), community.timezone)
         query = query.where(AuditEvent.created_at < end)
-    return query.order_by(AuditEvent.seq.desc())
+    # An event not yet sealed (for a moment after its commit) is the newest.
+    return query.order_by(AuditEvent.seq.desc().nulls_first(), AuditEvent.id.desc())
 
 
 def page_of_events(community: Community, filters: EventFilters, page: int) -> Pagination:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
 
-from ..audit import check_chain
+from ..audit import check_chain, seal
 from ..models import Community, Role
 from ..web import requires
 from . import services
@@ -33,6 +33,7 @@ def events(community: Community):
 
     # The chain is one for the whole installation; this page names a broken event only when it
     # is one of this community's, and says nothing else about other communities' events.
+    seal()  # normally nothing waits; an event whose sealer died is chained now
     chain = check_chain()
     return render_template(
         "auditlog/events.html",

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db, login_manager
@@ -16,10 +18,21 @@ from .forms import ChangePasswordForm, LoginForm, ResetRequestForm, SetPasswordF
 bp = Blueprint("auth", __name__)
 
 
+@functools.cache
+def _user_with_roles():
+    """Built once (statements are costly to build; SQLAlchemy caches their compiled SQL)."""
+    return select(User).where(User.id == bindparam("user_id")).options(joinedload(User.memberships))
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """With the roles (every page checks them): one query, not two."""
-    return db.session.get(User, int(user_id), options=[joinedload(User.memberships)])
+    try:
+        wanted = int(user_id)
+    except ValueError:
+        return None
+    found = db.session.execute(_user_with_roles(), {"user_id": wanted})
+    return found.unique().scalar_one_or_none()
 
 
 def _safe_next(target: str | None) -> str:

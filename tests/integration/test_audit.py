@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from commonpot import audit
 from commonpot.audit import AuditEvent, check_chain, record, verify_chain
@@ -64,7 +65,13 @@ def test_verify_reports_an_intact_chain(app, eastside):
 
     code, report = verify_json(app)
     assert code == 0
-    assert report == {"ok": True, "events": events, "last_hash": last, "broken": None}
+    assert report == {
+        "ok": True,
+        "events": events,
+        "last_hash": last,
+        "broken": None,
+        "unsealed": 0,
+    }
 
 
 def test_verify_names_an_edited_event(app, eastside):
@@ -156,6 +163,97 @@ def test_an_empty_log_is_intact(app):
     report = check_chain()
     assert report.ok and report.events == 0 and report.last_hash is None
     assert report.summary() == "audit chain intact: 0 events, last hash none"
+
+
+# ---- sealing: events are chained right after their commit ----
+
+
+def test_an_event_is_sealed_right_after_its_commit_and_not_when_rolled_back(app, eastside):
+    community, _, _ = eastside
+    before = db.session.scalar(select(func.max(AuditEvent.seq)))
+    record("note.added", "kept", community_id=community.id)
+    waiting = db.session.scalars(select(AuditEvent).where(AuditEvent.subject == "kept")).one()
+    assert waiting.seq is None and waiting.hash is None  # inside its transaction: unsealed
+    db.session.commit()
+    kept = event(before + 1)
+    assert kept.subject == "kept" and kept.hash == kept.digest()
+    assert kept.prev_hash == event(before).hash
+
+    record("note.added", "undone", community_id=community.id)
+    db.session.rollback()
+    record("note.added", "after", community_id=community.id)
+    db.session.commit()
+    assert event(before + 2).subject == "after" and event(before + 2).prev_hash == kept.hash
+    assert db.session.scalar(select(func.count()).where(AuditEvent.subject == "undone")) == 0
+    assert check_chain().ok and check_chain().unsealed == 0
+
+
+def test_an_event_left_unsealed_is_counted_and_verify_seals_it(app, eastside):
+    """A process killed between a commit and its seal leaves its event waiting: the
+    report counts it, and `commonpot audit verify` seals it first."""
+    community, _, _ = eastside
+    total = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    sql(
+        "INSERT INTO audit_event (community_id, action, subject, data, created_at)"
+        " VALUES (:c, 'note.added', 'orphan', '{}', :at)",
+        c=community.id,
+        at=datetime(2026, 12, 2, 1, 0),
+    )
+    waiting = check_chain()
+    assert waiting.ok and waiting.events == total and waiting.unsealed == 1
+    assert "(1 not yet sealed)" in waiting.summary()
+
+    code, report = verify_json(app)
+    assert code == 0 and report["ok"] and report["unsealed"] == 0
+    assert report["events"] == total + 1
+    orphan = event(total + 1)
+    assert orphan.subject == "orphan" and orphan.hash == orphan.digest()
+    assert report["last_hash"] == orphan.hash
+
+
+def test_concurrent_writers_make_one_unbroken_chain(app, eastside):
+    """Writers in their own sessions commit at once and nobody waits for the chain: each
+    seals what is waiting or leaves it to the sealer at work. Every event ends up sealed,
+    once, in one chain whose ids increase with seq (on PostgreSQL the sealer gives fresh
+    ids, since transactions commit in another order than they inserted)."""
+    community_id = eastside[0].id  # the threads must not touch the test's session
+    before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    db.session.commit()
+    writers, each = 8, 15
+    barrier = threading.Barrier(writers)
+    failures: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                for i in range(each):
+                    record("note.added", f"w{n}:{i}", community_id=community_id)
+                    if i % 3 == 0:  # some transactions hold two events
+                        record("note.added", f"w{n}:{i}b", community_id=community_id)
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            failures.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    db.session.expire_all()
+    report = check_chain(batch_size=17)
+    added = writers * (each + len(range(0, each, 3)))
+    assert report.ok, report.problems
+    assert report.unsealed == 0 and report.events == before + added
+    rows = db.session.execute(select(AuditEvent.seq, AuditEvent.id).order_by(AuditEvent.seq)).all()
+    assert [r.seq for r in rows] == list(range(1, before + added + 1))
+    assert all(a.id < b.id for a, b in zip(rows, rows[1:], strict=False))
+    subjects = db.session.scalars(
+        select(AuditEvent.subject).where(AuditEvent.subject.like("w%"))
+    ).all()
+    assert len(subjects) == len(set(subjects)) == added
 
 
 # ---- the organizer's page ----
