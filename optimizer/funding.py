@@ -266,18 +266,21 @@ class PlanModel:
         variables.update({x_key(s.id, p.id): self.x[k] for k, (s, p) in enumerate(self.pairs)})
         add_rules(self.prob, self.rules, variables)
 
-    def solve(self, weights: Mapping[tuple[str, str], int]) -> str:
-        """Optimise sum(weight * cents); pairs without a weight count 0."""
+    def solve(self, weights: Mapping[tuple[str, str], int], *, highs: bool = False) -> str:
+        """Optimise sum(weight * cents); pairs without a weight count 0.
+
+        CBC by default: on the preferred plan's large weights it proves the optimum in a
+        second where HiGHS takes several. But CBC has called integer plans of tight
+        rounds infeasible that exist (money left: $90 of $23.7 million on the
+        benchmark's round), so an "infeasible" from CBC is asked again of HiGHS
+        (`highs=True`), which is also what answers "is there any plan at all"."""
         terms = [
             weights[(s.id, p.id)] * self.x[k]
             for k, (s, p) in enumerate(self.pairs)
             if (s.id, p.id) in weights
         ]
         self.prob.setObjective(pulp.lpSum(terms))
-        # HiGHS: CBC called integer plans of tight rounds "infeasible" that exist (money
-        # left: $90 of $23.7 million on the benchmark's round), which made max-welfare
-        # cut off optimal selections one by one.
-        return solver.solve_mip(self.prob)
+        return solver.solve_mip(self.prob) if highs else solver.solve(self.prob)
 
     def cents(self) -> dict[tuple[str, str], int]:
         """The solved cents per (source, project), checked against every rule."""
@@ -327,13 +330,17 @@ def fund(instance: Instance, selected: Iterable[str]) -> tuple[Allocation, ...] 
     the max-flow test already shows the set cannot be funded. The max-flow ignores
     matching ratios, so with a matching grant the solver has the last word. Matching
     also breaks the uniqueness argument of `spending_weights`: equal-cost plans are then
-    settled by HiGHS, which is deterministic for the same input.
+    settled by the solver, which is deterministic for the same input.
     """
     chosen, plan, needed = _model_needed(instance, selected)
     if not needed:
         return plan
     model = PlanModel(instance, chosen)
-    if not _solved(model, model.solve(spending_weights(model.pairs)), instance):
+    weights = spending_weights(model.pairs)
+    status = model.solve(weights)
+    if status == solver.INFEASIBLE:
+        status = model.solve(weights, highs=True)  # CBC may be wrong; see PlanModel.solve
+    if not _solved(model, status, instance):
         return None
     plan = _sorted_plan(model.cents())
     broken = check_plan(instance, (p.id for p in chosen), plan)
@@ -350,6 +357,6 @@ def fundable(instance: Instance, selected: Iterable[str]) -> bool:
     if not needed:
         return plan is not None
     model = PlanModel(instance, chosen)
-    if not _solved(model, model.solve({}), instance):
+    if not _solved(model, model.solve({}, highs=True), instance):
         return False
     return not check_plan(instance, (p.id for p in chosen), _sorted_plan(model.cents()))

@@ -3,12 +3,14 @@
 Uses only PuLP's non-deprecated API (variables created through the problem). Two solvers,
 each where it does best:
 - CBC (the binary shipped by cbcbox) for the linear relaxations whose duals
-  `welfare_model` reads (their sign convention is CBC's);
-- HiGHS (highspy, in-process) for every mixed-integer program: max-welfare's (on the
+  `welfare_model` reads (their sign convention is CBC's), and for the preferred funding
+  plan, whose large weights it settles in a second where HiGHS takes several;
+- HiGHS (highspy, in-process) for max-welfare's mixed-integer programs (on the
   benchmark's rounds it proves the same optima several times faster than CBC,
-  docs/benchmarks.md) and the funding model's integer cents (CBC called some plans of
-  tight rounds infeasible that HiGHS finds, and the exact check confirms). `mip_rel_gap` and `mip_abs_gap` are 0 and the objective is
-  integral, so "optimal" means proven to the unit.
+  docs/benchmarks.md) and for "can this set be funded at all": CBC called plans of
+  tight rounds infeasible that HiGHS finds and the exact check accepts, so a CBC
+  "infeasible" is always asked again of HiGHS. HiGHS' `mip_rel_gap` and `mip_abs_gap`
+  are 0 and the objective is integral, so "optimal" means proven to the unit.
 Solver output goes nowhere: stdout belongs to the CLI's JSON.
 """
 
