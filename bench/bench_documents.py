@@ -224,8 +224,8 @@ def table(result: dict) -> str:
             f"{result['funded']} funded) | {result['allocate_s']:.1f} | |",
             "",
             f"Peak memory of the whole run: {result['peak_mb']:.0f} MB. Round status after the "
-            f"last signature: {result['status']}. Other engineers' runs shared the two cores "
-            "(see the load average): wall-clock time is about twice the CPU time here.",
+            f"last signature: {result['status']}. Wall-clock time above CPU time is time "
+            "the run waited for the cores (see the load average).",
             END,
         ]
     )
