@@ -136,3 +136,48 @@ def _fuzz(client, caller: str, form) -> None:
             assert snapshot() == before, (caller, form.action, response.status_code)
 
     submit()
+
+
+def test_refund_and_disburse_forms_survive_hostile_input(app, make_client):
+    """The treasury's refund and pay-out forms only appear once money has moved (a paid
+    pledge cancelled; an approved round), which the walk's world does not reach."""
+    from pooling.grants import add_grant
+    from pooling.models import PaymentMethod
+    from pooling.pledges import cancel_pledge
+    from pooling.treasury import collect_pledge
+
+    from .test_treasury_pages import ORGANIZER, approve, pledged
+
+    community, people = factories.community()
+    organizer = people["organizer"][0]
+    r = factories.open_round(community, organizer)
+    first, second = people["residents"][:2]
+    collect_pledge(
+        pledged(r, first, 100_000), method=PaymentMethod.CASH, reference="R-1", actor=organizer
+    )
+    gone = pledged(r, second, 20_000)
+    collect_pledge(gone, method=PaymentMethod.CASH, reference="R-2", actor=organizer)
+    cancel_pledge(gone, second)
+    add_grant(
+        r,
+        name="City seed",
+        funder="City",
+        amount_cents=600_000,
+        priority_area_id=None,
+        cap_per_project_cents=None,
+        actor=organizer,
+    )
+    db.session.commit()
+    approve(r, people)  # the grant's money is there at once: projects can be paid out
+    client = make_client()
+    client.login(ORGANIZER)
+    url = f"/c/{community.slug}/rounds/{r.id}/treasury"
+    page = client.get(url)
+    assert page.status_code == 200
+    forms = [f for f in forms_of(url, page.get_data(as_text=True)) if f.editable()]
+    wanted = [f for f in forms if f.action.endswith(("/refund", "/disburse"))]
+    assert {f.action.rsplit("/", 1)[1] for f in wanted} == {"refund", "disburse"}, [
+        f.action for f in forms
+    ]
+    for form in wanted:
+        _fuzz(client, "organizer", form)
