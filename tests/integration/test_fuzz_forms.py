@@ -141,12 +141,11 @@ def _fuzz(client, caller: str, form) -> None:
 def test_refund_and_disburse_forms_survive_hostile_input(app, make_client):
     """The treasury's refund and pay-out forms only appear once money has moved (a paid
     pledge cancelled; an approved round), which the walk's world does not reach."""
-    from pooling.grants import add_grant
     from pooling.models import PaymentMethod
     from pooling.pledges import cancel_pledge
     from pooling.treasury import collect_pledge
 
-    from .test_treasury_pages import ORGANIZER, approve, pledged
+    from .test_treasury_pages import ORGANIZER, approve, city_grant, pledged
 
     community, people = factories.community()
     organizer = people["organizer"][0]
@@ -158,15 +157,7 @@ def test_refund_and_disburse_forms_survive_hostile_input(app, make_client):
     gone = pledged(r, second, 20_000)
     collect_pledge(gone, method=PaymentMethod.CASH, reference="R-2", actor=organizer)
     cancel_pledge(gone, second)
-    add_grant(
-        r,
-        name="City seed",
-        funder="City",
-        amount_cents=600_000,
-        priority_area_id=None,
-        cap_per_project_cents=None,
-        actor=organizer,
-    )
+    city_grant(r, organizer)
     db.session.commit()
     approve(r, people)  # the grant's money is there at once: projects can be paid out
     client = make_client()

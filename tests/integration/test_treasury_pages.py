@@ -54,6 +54,19 @@ def pledged(r, who, cents, **kw):
     return pledge
 
 
+def city_grant(r, organizer) -> None:
+    """$6,000 from the city for any project: money that is there at approval."""
+    add_grant(
+        r,
+        name="City seed",
+        funder="City",
+        amount_cents=600_000,
+        priority_area_id=None,
+        cap_per_project_cents=None,
+        actor=organizer,
+    )
+
+
 def approve(r, people):
     """Everyone approves Garden and Tutoring; close, allocate and sign to quorum."""
     organizer = people["organizer"][0]
@@ -369,15 +382,7 @@ def test_after_approval_collect_disburse_and_ledger_csv_matches_the_page(app, cl
         project_ids=[safety.id],
         condition=Condition.ALL_OR_NOTHING,
     )
-    add_grant(
-        r,
-        name="City seed",
-        funder="City",
-        amount_cents=600_000,
-        priority_area_id=None,
-        cap_per_project_cents=None,
-        actor=organizer,
-    )
+    city_grant(r, organizer)
     collect_pledge(pot, method=PaymentMethod.CASH, reference="R-1", actor=organizer)
     db.session.commit()
     approve(r, people)
