@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -184,12 +185,15 @@ def test_quorum_versions_and_the_leads_acceptance(app, make_client, runner, tmp_
     assert halfway["document"]["signatures_now"] == 3
     text = runner.invoke(args=["verify", str(tmp_path / "check.pdf")]).output
     assert "valid" in text and "Resident 1 (project lead)" in text
-    # The public page says the same to anyone.
+    # The public page says the same to anyone, with times in the community's zone.
+    r.community.timezone = "America/Chicago"
+    db.session.commit()
     public = make_client()
     shown = public.post("/verify", {"pdf": (io.BytesIO(report_v1.pdf), "report.pdf")})
     page = " ".join(shown.get_data(True).split())
     assert shown.status_code == 200 and "✔ Valid" in page and "version 1" in page
     assert "This version was superseded on" in page and "board member" in page
+    assert re.search(r"board member — \d+ \w+ \d{4}, \d\d:\d\d C[SD]T", page), page
     tampered = public.post("/verify", {"pdf": (io.BytesIO(report_v1.pdf + b"%x\n"), "r.pdf")})
     assert "✘ Not valid" in tampered.get_data(True)
 
