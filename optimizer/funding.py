@@ -313,8 +313,8 @@ def _model_needed(
 
 
 def _solved(model: PlanModel, status: str, instance: Instance) -> bool:
-    """Whether the plan model found a plan (checked again exactly); an error when the
-    solver gave no answer for a set the max-flow says can be funded."""
+    """Whether the plan model found a plan (its caller checks it exactly); an error when
+    the solver gave no answer for a set the max-flow says can be funded."""
     if status == solver.INFEASIBLE and instance.matching:
         return False
     if status != solver.OPTIMAL:
