@@ -2,7 +2,8 @@
 
 Quorum is counted per document, on current versions only; the round is approved (and
 its pledges settled) when the report and every term sheet have reached it. A lead's
-signature accepts their term sheet and is not part of the board's quorum.
+signature accepts their term sheet and is not part of the board's quorum; a board member
+who leads a project is recused from signing its term sheet for the board.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from .issuing import LEAD_FIELD, documents_of
 from .models import Document, DocumentKind, Signature, SignerRole
 from .treasury import settle
 
-__all__ = ["accept_terms", "quorum_reached", "sign_document", "sign_round"]
+__all__ = ["accept_terms", "quorum_reached", "short_of_signers", "sign_document", "sign_round"]
 
 BOARD_ROLE = "Board member"
 LEAD_ROLE = "Project lead"
+RECUSED = (
+    "You lead this project, so you do not sign its term sheet for the board: "
+    "the other board members do."
+)
 
 
 def _require_board(funding_round: FundingRound, user: User) -> None:
@@ -102,7 +107,9 @@ def _board_sign(
     own: OwnKey | None,
     at: datetime | None,
 ) -> list[Document]:
-    to_sign = [d for d in docs if not _signed_by(d, user, SignerRole.BOARD)]
+    to_sign = [
+        d for d in docs if not _signed_by(d, user, SignerRole.BOARD) and not d.recuses(user.id)
+    ]
     if not to_sign:
         return []
     key = signing_key(user, funding_round.community, BOARD_ROLE, own)
@@ -140,6 +147,8 @@ def sign_document(
         raise IllegalTransition("This version was superseded: sign the current one.")
     if _signed_by(docs[0], user, SignerRole.BOARD):
         raise ValidationFailed([(None, "You have already signed this version.")])
+    if docs[0].recuses(user.id):
+        raise ValidationFailed([(None, RECUSED)])
     _board_sign(funding_round, user, docs, own, at)
     return docs[0]
 
@@ -161,8 +170,17 @@ def sign_round(
         raise IllegalTransition("There are no documents to sign yet.")
     signed = _board_sign(funding_round, user, docs, own, at)
     if not signed:
+        if any(d.recuses(user.id) for d in docs):
+            message = "You have signed every document of this round that you may sign."
+            raise ValidationFailed([(None, f"{message} {RECUSED}")])
         raise ValidationFailed([(None, "You have already signed every document of this round.")])
     return len(signed)
+
+
+def short_of_signers(documents: list[Document], board: list[User], quorum: int) -> list[Document]:
+    """Term sheets that cannot reach quorum because their lead sits on the board and is
+    recused, leaving too few members who may sign them."""
+    return [d for d in documents if sum(not d.recuses(m.id) for m in board) < quorum <= len(board)]
 
 
 def quorum_reached(funding_round: FundingRound) -> bool:

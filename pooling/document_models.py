@@ -74,6 +74,11 @@ class Document(db.Model):
     def lead_signature(self) -> Signature | None:
         return next((s for s in self.signatures if s.role == SignerRole.LEAD), None)
 
+    def recuses(self, user_id: int) -> bool:
+        """A board member never approves, for the board, the term sheet that pays the
+        project they lead: its other board members sign it (a conflict of interest)."""
+        return self.kind == DocumentKind.TERM_SHEET and self.lead_id == user_id
+
     __table_args__ = (
         UniqueConstraint("round_id", "slot", "version"),
         # One current version per slot: two corrections at once cannot both win.

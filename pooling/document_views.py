@@ -67,7 +67,9 @@ def _page(community: Community, funding_round: FundingRound, failed: tuple | Non
         d
         for d in current
         if not any(s.user_id == current_user.id and s.role.value == "board" for s in d.signatures)
+        and not d.recuses(current_user.id)
     ]
+    board = issuing.board_of(community)
     job = jobs.latest_job(funding_round)
     stale = job is not None and jobs.is_stale(job)
     forms = {"failed": failed}
@@ -78,7 +80,8 @@ def _page(community: Community, funding_round: FundingRound, failed: tuple | Non
         slots=slots,
         current=current,
         unsigned_by_me=unsigned_by_me,
-        board=issuing.board_of(community),
+        board=board,
+        short=approval.short_of_signers(current, board, community.quorum),
         job=job,
         stale=stale,
         locked=any(d.signatures for docs in slots for d in docs),

@@ -350,3 +350,72 @@ def test_a_lead_named_after_the_close_accepts_a_new_version(app, make_client):
     db.session.expire_all()
     accepted = current(r)[f"term_sheet:{tutoring.id}"].lead_signature()
     assert accepted is not None and accepted.user.name == "Resident 3"
+
+
+def test_a_board_member_who_leads_a_project_does_not_sign_its_term_sheet(app, make_client):
+    """Recusal: the lead's colleagues approve the term sheet; the lead signs the rest and
+    accepts their own terms as the lead."""
+    r, people = allocated_round()
+    board1 = people["board"][0]
+    r.projects[0].lead_id = board1.id  # Garden is led by a board member
+    db.session.commit()
+    base = f"/c/eastside/rounds/{r.id}"
+    organizer, b1, b2, b3 = (make_client() for _ in range(4))
+    organizer.login("organizer@eastside.test")
+    for number, client in enumerate((b1, b2, b3), 1):
+        client.login(f"board{number}@eastside.test")
+    organizer.post(f"{base}/documents/generate")
+    join_threads(app)
+    docs = current(r)
+    garden = docs[f"term_sheet:{r.projects[0].id}"]
+    assert garden.lead_id == board1.id
+
+    page = b1.get(f"{base}/documents").get_data(True)
+    assert "you do not sign its term sheet for the board" in page
+    assert "Sign all 2 documents" in page  # the report and Tutoring's sheet, not Garden's
+    refused = b1.post(f"{base}/documents/{garden.id}/sign")
+    assert refused.status_code == 422
+    assert "You lead this project" in refused.get_data(True)
+    db.session.expire_all()
+    assert current(r)[garden.slot].signatures == []  # nothing was signed
+    assert b1.post(f"{base}/documents/sign").status_code == 302
+    db.session.expire_all()
+    signed = {slot: [s.user_id for s in d.board_signatures()] for slot, d in current(r).items()}
+    assert signed.pop(garden.slot) == []
+    assert list(signed.values()) == [[board1.id], [board1.id]]
+    again = b1.post(f"{base}/documents/sign")
+    assert "every document of this round that you may sign" in again.get_data(True)
+
+    # As the lead, board member 1 accepts the terms; that is not a board signature.
+    assert b1.post(f"{base}/documents/{garden.id}/accept").status_code == 302
+    assert b2.post(f"{base}/documents/sign").status_code == 302  # quorum on all but Garden
+    db.session.expire_all()
+    assert r.status == RoundStatus.ALLOCATED  # Garden's sheet has one board signature
+    assert b3.post(f"{base}/documents/{garden.id}/sign").status_code == 302
+    db.session.expire_all()
+    assert r.status == RoundStatus.APPROVED
+    sheet = current(r)[garden.slot]
+    assert sorted(s.user_id for s in sheet.board_signatures()) == sorted(
+        u.id for u in people["board"][1:]
+    )
+    assert sheet.lead_signature().user_id == board1.id
+
+
+def test_a_board_too_small_for_a_recusal_is_told(app, make_client):
+    """Two board members, a quorum of two, one of them leads Garden: its term sheet can
+    never be approved, and the page says why and what to do."""
+    r, people = allocated_round()
+    third = people["board"][2]
+    membership = [m for m in third.memberships if m.role.value == "board"][0]
+    db.session.delete(membership)
+    r.projects[0].lead_id = people["board"][0].id
+    db.session.commit()
+    base = f"/c/eastside/rounds/{r.id}"
+    organizer = make_client()
+    organizer.login("organizer@eastside.test")
+    organizer.post(f"{base}/documents/generate")
+    join_threads(app)
+    page = organizer.get(f"{base}/documents").get_data(True)
+    assert "This term sheet cannot reach quorum" in page
+    assert "Board Member 1 leads the project" in page
+    assert page.count("cannot reach quorum") == 1  # the report and Tutoring's sheet can
