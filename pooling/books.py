@@ -49,6 +49,7 @@ KIND_LABELS = {
     "disburse": "Paid out to a project",
     "grant_commit": "Grant committed",
     "grant_settle": "Grant settled",
+    "write_off": "Written off",
 }
 ACCOUNT_LABELS = {
     Account.PROMISED: "promised",
@@ -672,6 +673,8 @@ def _fate(r: PledgeRow, money, status: RoundStatus) -> str:
         return text
     if r.state == PledgeState.CANCELLED:
         return "Cancelled before it was paid; nothing was collected."
+    if r.state == PledgeState.RELEASED and r.called:
+        return f"Written off when the books closed: the {money(r.called)} called in was never paid."
     if r.state == PledgeState.RELEASED:
         return "Released: the approved allocation did not need it; nothing was collected."
     return f"Refunded: {money(r.refunded)} returned."

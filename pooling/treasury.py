@@ -29,6 +29,7 @@ from .pledges import money, post_for
 from .settlement import grant_allocations, pledge_allocations
 
 SETTLED_STATUSES = (RoundStatus.APPROVED, RoundStatus.SETTLED)
+CLOSED = "This round's books are closed: no money moves in it any more."
 
 
 def _organizer(funding_round: FundingRound, actor: User) -> None:
@@ -100,6 +101,8 @@ def collect_pledge(pledge: Pledge, *, method: PaymentMethod, reference: str, act
     status = db.session.scalar(
         select(FundingRound.status).where(FundingRound.id == funding_round.id)
     )
+    if status == RoundStatus.SETTLED:
+        raise IllegalTransition(CLOSED)
     if pledge.state != PledgeState.CONFIRMED:
         raise IllegalTransition(f"A {pledge.state.value} pledge cannot be collected.")
     if pledge.awaiting_reconfirmation:
@@ -370,6 +373,8 @@ def disburse_project(project: Project, *, reference: str, actor: User) -> int:
         raise ValidationFailed([("reference", "Say how it was paid (cheque number, transfer).")])
     if funding_round.status not in SETTLED_STATUSES:
         raise IllegalTransition("Money is paid out after the board approves the allocation.")
+    if funding_round.status == RoundStatus.SETTLED:
+        raise IllegalTransition(CLOSED)
     db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update()).all()
     held = ledger.held_by_project(funding_round.id, Account.PROJECT, project.id)
     lines: list[Line] = []

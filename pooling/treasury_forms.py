@@ -134,6 +134,11 @@ class DisburseForm(FlaskForm):
     submit = SubmitField("Pay out")
 
 
+class CloseForm(FlaskForm):
+    write_off = BooleanField("Write off the called pledges that were never paid")
+    submit = SubmitField("Close the books")
+
+
 class PledgeFilterForm(FlaskForm):
     """The pledges table's filters: a GET form, so no CSRF token."""
 

@@ -10,13 +10,14 @@ from commonpot.models import Community, FundingRound, Role, RoundStatus
 from commonpot.money import format_cents
 from commonpot.web import attempt, requires, round_or_404
 
-from . import books, ledger, terms, treasury
+from . import books, closing, ledger, terms, treasury
 from .ledger import Account
 from .ledger_checks import verify
 from .models import OverflowRule, PaymentMethod
 from .treasury_forms import (
     INSTRUMENT_LABELS,
     METHOD_LABELS,
+    CloseForm,
     DisburseForm,
     PaymentForm,
     PledgeFilterForm,
@@ -166,6 +167,10 @@ def _treasury_page(community: Community, funding_round: FundingRound, failed=Non
         organizer=current_user.has_role(community.id, Role.ORGANIZER),
         payment_form=PaymentForm(formdata=None),
         disburse_form=DisburseForm(formdata=None),
+        close_form=CloseForm(formdata=None),
+        closing=closing.closing(funding_round)
+        if funding_round.status.value == "approved"
+        else None,
         failed=failed,
         methods=METHOD_LABELS,
         instruments=INSTRUMENT_LABELS,
@@ -270,6 +275,32 @@ def treasury_disburse(community: Community, round_id: int, project_id: int):
             )
             return _back_to_treasury(community, funding_round, f"project-{project_id}")
     return _treasury_page(community, funding_round, ("disburse", project_id, form)), 422
+
+
+@bp.post(f"{ROUND}/treasury/close")
+@requires(Role.ORGANIZER)
+def treasury_close(community: Community, round_id: int):
+    """Close the round's books (approved -> settled), writing off unpaid pledges if asked."""
+    funding_round = round_or_404(community, round_id)
+    form = CloseForm()
+    if form.validate_on_submit():
+        done = attempt(
+            form,
+            closing.close_books,
+            funding_round,
+            write_off=form.write_off.data,
+            actor=current_user,
+        )
+        if done:
+            flash("The books are closed: the round is settled.", "success")
+            if done.pot:
+                flash(
+                    f"{format_cents(done.pot, community.currency)} the allocation did not use "
+                    "stays in the common pot.",
+                    "success",
+                )
+            return _back_to_treasury(community, funding_round, "closing")
+    return _treasury_page(community, funding_round, ("close", 0, form)), 422
 
 
 @bp.get(f"{ROUND}/treasury/pledges.csv")

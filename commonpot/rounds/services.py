@@ -290,6 +290,7 @@ def transition(
         RoundStatus.OPEN: "opened_at",
         RoundStatus.CLOSED: "closed_at",
         RoundStatus.APPROVED: "approved_at",
+        RoundStatus.SETTLED: "settled_at",
     }.get(to)
     if stamp:
         setattr(funding_round, stamp, now)

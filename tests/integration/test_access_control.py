@@ -88,6 +88,7 @@ POST_ONLY = {
     "pooling.treasury_collect",
     "pooling.treasury_refund",
     "pooling.treasury_disburse",
+    "pooling.treasury_close",
     "pooling.constraint_shares",
     "pooling.constraint_threshold",
     "pooling.constraint_dependency",

@@ -14,9 +14,12 @@ from commonpot.audit import AuditEvent, verify_chain
 from commonpot.extensions import db
 from commonpot.models import RoundStatus
 from commonpot.rounds.services import edit_project, transition
+from pooling import ledger
 from pooling.allocation import run_allocation
+from pooling.closing import close_books
 from pooling.grants import add_grant
 from pooling.issuing import generate_documents, sign_round
+from pooling.ledger import Account
 from pooling.models import Condition, PaymentMethod, TargetKind
 from pooling.pledges import cancel_pledge, confirm_pledge, make_pledge, reconfirm_pledge
 from pooling.treasury import collect_pledge, disburse_project, refund_pledge
@@ -30,6 +33,7 @@ PROMISED = {
     "round.closed",
     "round.allocated",
     "round.approved",
+    "round.settled",
     # ballots, without their content
     "response.created",
     "response.updated",
@@ -134,6 +138,11 @@ def test_every_promised_state_change_is_an_audit_event(app, client):
         sign_round(r, member)
     assert r.status == RoundStatus.APPROVED
     disburse_project(garden, reference="cheque 12", actor=organizer)
+    for project in r.projects:  # pay out the rest, then close the books
+        if ledger.balance(r.id, Account.PROJECT, project_id=project.id):
+            disburse_project(project, reference="cheque 13", actor=organizer)
+    close_books(r, write_off=True, actor=organizer)
+    assert r.status == RoundStatus.SETTLED
     db.session.commit()
 
     # sign-ins: the organizer and a board member are on the record; a resident is not
