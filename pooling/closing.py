@@ -119,14 +119,13 @@ def close_books(funding_round: FundingRound, *, write_off: bool, actor: User) ->
         codes = ", ".join(p.receipt_code for p in before.refunds)
         problems.append((None, f"Refund these pledges first: {codes}."))
     if before.unpaid and not write_off:
-        problems.append(
-            (
-                "write_off",
-                f"{len(before.unpaid)} called pledge(s) "
-                f"({money(funding_round, before.unpaid_cents)}) are not paid: record their "
-                "payments, or write them off.",
-            )
+        count, cents = len(before.unpaid), money(funding_round, before.unpaid_cents)
+        what = (
+            f"1 called pledge ({cents}) is"
+            if count == 1
+            else f"{count} called pledges ({cents}) are"
         )
+        problems.append(("write_off", f"{what} not paid: record the payments, or write them off."))
     if problems:
         raise ValidationFailed(problems)
     for pledge in before.unpaid:

@@ -1,7 +1,8 @@
 """An organizer runs a round in a real browser, against gunicorn: creates it through the
 forms, adds projects and a seed grant, opens and closes it, allocates and generates the
-documents; imports a Pabulib file; two board members sign; the verification page accepts
-the signed report as downloaded.
+documents; imports a Pabulib file; two board members sign; the organizer records a
+payment, pays the projects out and closes the books; the verification page accepts the
+signed report as downloaded.
 
 Each step is a function. Between allocating and generating, the organizer compares the
 three rules side by side on the same snapshot; documents are made by a background job
@@ -173,6 +174,35 @@ def sign_all(me, round_id: int, count: int) -> None:
     me.step("signed")
 
 
+def close_the_books(me, round_id: int) -> None:
+    """After approval: one called pledge is paid, the projects are paid out, and the books
+    close with the other, never paid, written off."""
+    me.go(f"/c/{SLUG}/rounds/{round_id}/treasury")
+    me.step("treasury-approved")
+    row = me.page.locator("tr", has=me.page.get_by_text("Record payment")).first
+    row.get_by_text("Record payment").click()
+    row.get_by_label("Method").select_option(label="Cash")
+    row.get_by_label("Reference", exact=True).fill("receipt 1")
+    row.get_by_role("button", name=re.compile(r"^Record .* received$")).click()
+    assert "Recorded $1,500.00 from Resident" in me.main_text()
+    while me.page.get_by_text(re.compile(r"^Pay out \$")).count():
+        row = me.page.locator("tr", has=me.page.get_by_text(re.compile(r"^Pay out \$"))).first
+        row.get_by_text(re.compile(r"^Pay out \$")).first.click()
+        row.get_by_label("Payment reference").fill("transfer 7")
+        row.get_by_role("button", name=re.compile(r"^Pay out \$")).click()
+        assert "Paid $" in me.main_text()
+    me.step("paid-out")
+    closing = me.page.locator("#closing")
+    assert "1 called pledge is not paid ($1,500.00)" in closing.inner_text()
+    me.page.get_by_role("button", name="Close the books").click()
+    assert "not paid: record the payments, or write them off" in me.main_text()
+    me.step("close-refused")
+    me.page.get_by_label("Write off the called pledges that were never paid").check()
+    me.page.get_by_role("button", name="Close the books").click()
+    assert "The books are closed: the round is settled." in me.main_text()
+    me.step("settled")
+
+
 def download_report(me, tmp_path):
     with me.page.expect_download() as download:
         me.page.get_by_role("link", name=re.compile(r"Download .*allocation-report")).click(
@@ -223,6 +253,13 @@ def test_organizer_runs_a_round_and_the_board_signs(journey, site, southside, tm
     assert "Quorum reached: the round is approved." in board.main_text()
     with site.app.app_context():
         assert db.session.get(FundingRound, round_id).status == RoundStatus.APPROVED
+
+    treasurer = journey("treasurer")
+    treasurer.sign_in(f"organizer@{SLUG}.test")
+    close_the_books(treasurer, round_id)
+    treasurer.finish()
+    with site.app.app_context():
+        assert db.session.get(FundingRound, round_id).status == RoundStatus.SETTLED
 
     report = download_report(board, tmp_path)
     visitor = journey("visitor")

@@ -62,7 +62,7 @@ def test_closing_the_books(app, make_client):
     # Now only the unpaid pledge stands in the way, and the box must be ticked.
     unticked = client.post(f"{base}/close", {})
     assert unticked.status_code == 422
-    assert "are not paid: record their payments, or write them off" in field_error(
+    assert "not paid: record the payments, or write them off" in field_error(
         unticked.get_data(as_text=True), "write_off"
     )
     db.session.expire_all()
@@ -85,6 +85,7 @@ def test_closing_the_books(app, make_client):
     assert "never paid and is written off" in notice.text
     page = client.get(base).get_data(as_text=True)
     assert "The books were closed on" in page and "Close the books</button>" not in page
+    assert "$2,000.00 short" in page and "written off" in page
 
     # The resident's statement says what happened to the pledge.
     resident = make_client()
