@@ -30,6 +30,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from flask import g, has_app_context
@@ -426,8 +427,12 @@ class ChainReport:
 _COLUMNS = (*_WAITING, AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash)
 
 
-def check_chain(batch_size: int = 2000) -> ChainReport:
+def check_chain(batch_size: int = 2000, after: tuple[int, str] | None = None) -> ChainReport:
     """Walk the chain in seq order, `batch_size` rows at a time, and stop at the first break.
+
+    `after` (seq, hash) starts the walk at an event a walk already verified: that event must
+    still be there with that hash, and only the events after it are checked (see
+    `audit_checkpoint`).
 
     Each event must carry the next seq (1, 2, 3, ...), name the hash of the event before it
     (the genesis hash for the first), hash to its stored hash, and have an id above the one
@@ -438,6 +443,12 @@ def check_chain(batch_size: int = 2000) -> ChainReport:
     """
     previous = None  # the row before the one being checked
     walked = 0
+    if after is not None:
+        seq, noted = after
+        previous = db.session.execute(select(*_COLUMNS).where(AuditEvent.seq == seq)).first()
+        if previous is None or previous.hash != noted:
+            return _changed_anchor(seq, previous)
+        walked = seq
     while True:
         query = select(*_COLUMNS).order_by(AuditEvent.seq).limit(batch_size)
         query = query.where(AuditEvent.seq.is_not(None))
@@ -525,6 +536,15 @@ def _link_problem(row, previous) -> str:
         f"its link to {before} is broken: that event was rewritten (its hash recomputed), "
         "or the event this one followed was removed and the rest renumbered"
     )
+
+
+def _changed_anchor(seq: int, row) -> ChainReport:
+    """The event a past walk ended on is gone or hashes differently now."""
+    if row is None:
+        missing = {"seq": seq, "id": 0, "action": "", "subject": "", "community_id": None}
+        problem = "it was verified earlier and has been removed since"
+        return _broken(SimpleNamespace(**missing), problem)
+    return _broken(row, "its hash is not the one noted when it was verified: it was rewritten")
 
 
 def _broken(row, problem: str) -> ChainReport:

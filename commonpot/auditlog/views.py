@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
 
-from ..audit import check_chain, seal
+from ..audit import seal
+from ..audit_checkpoint import verify_for_page
 from ..models import Community, Role
 from ..web import requires
 from . import services
@@ -34,7 +35,7 @@ def events(community: Community):
     # The chain is one for the whole installation; this page names a broken event only when it
     # is one of this community's, and says nothing else about other communities' events.
     seal()  # normally nothing waits; an event whose sealer died is chained now
-    chain = check_chain()
+    chain, walked_at = verify_for_page(full=request.args.get("full") == "1")
     return render_template(
         "auditlog/events.html",
         form=form,
@@ -43,6 +44,7 @@ def events(community: Community):
         pairs=services.data_pairs,
         prefixes=services.action_prefixes(community),
         chain=chain,
+        walked_at=walked_at,
         broken_here=chain.broken is not None and chain.broken.community_id == community.id,
         filtered=bool(kept),
         page_url=page_url,

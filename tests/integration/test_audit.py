@@ -420,3 +420,56 @@ def test_organizer_and_board_sign_ins_are_recorded(app, client):
     assert [(e.subject, e.community_id) for e in logins] == [
         (f"user:{people['board'][0].id}", community.id)
     ]
+
+
+def test_the_page_walks_in_full_daily_and_otherwise_checks_what_was_added(app, client, eastside):
+    """A view checks the events added since the last walk, from the event that walk ended
+    on; an edit further back is found by the next full walk (asked for, or a day later)."""
+    from datetime import timedelta
+
+    from commonpot.audit_checkpoint import AuditCheckpoint
+
+    def mark():
+        db.session.rollback()  # see what the page's own connection committed
+        columns = (AuditCheckpoint.seq, AuditCheckpoint.hash, AuditCheckpoint.full_at)
+        return db.session.execute(select(*columns)).one_or_none()
+
+    client.login("organizer@eastside.test")
+    page = client.get("/c/eastside/audit").get_data(as_text=True)
+    assert "The audit chain verifies." in page and "Walk the whole chain now" in page
+    first = mark()
+    total = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    assert (first.seq, first.hash) == (total, check_chain().last_hash)
+
+    record("test.added", "thing:1", community_id=eastside[0].id, actor_id=None)
+    db.session.commit()
+    client.get("/c/eastside/audit")
+    second = mark()
+    assert second.seq == total + 1 and second.full_at == first.full_at  # checked, not walked
+
+    # An edit before the checkpoint: the quick check does not see it, a full walk does.
+    original = event(3).data
+    sql("""UPDATE audit_event SET data = '{"x": 1}' WHERE seq = 3""")
+    assert "The audit chain verifies." in client.get("/c/eastside/audit").get_data(as_text=True)
+    walked = client.get("/c/eastside/audit?full=1").get_data(as_text=True)
+    assert "The audit chain is broken at event 3." in walked
+    assert mark() is None  # every view walks in full until it holds again
+    assert "broken at event 3" in client.get("/c/eastside/audit").get_data(as_text=True)
+    sql("UPDATE audit_event SET data = :d WHERE seq = 3", d=original)
+    assert "verifies" in client.get("/c/eastside/audit").get_data(as_text=True)
+
+    # A day after the last full walk, a plain view walks in full again.
+    sql("""UPDATE audit_event SET data = '{"x": 1}' WHERE seq = 3""")
+    assert "verifies" in client.get("/c/eastside/audit").get_data(as_text=True)
+    day_ago = mark().full_at - timedelta(days=1, minutes=1)
+    sql("UPDATE audit_checkpoint SET full_at = :t", t=day_ago.replace(tzinfo=None))
+    assert "broken at event 3" in client.get("/c/eastside/audit").get_data(as_text=True)
+    sql("UPDATE audit_event SET data = :d WHERE seq = 3", d=original)
+
+    # The event a walk ended on, rewritten: the quick check names it.
+    assert "verifies" in client.get("/c/eastside/audit?full=1").get_data(as_text=True)
+    anchor = mark()
+    sql("UPDATE audit_event SET hash = :h WHERE seq = :s", h="0" * 64, s=anchor.seq)
+    page = client.get("/c/eastside/audit").get_data(as_text=True)
+    assert f"broken at event {anchor.seq}" in page
+    assert "its hash is not the one noted when it was verified" in page
