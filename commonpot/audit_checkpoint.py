@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .audit import ChainReport, check_chain
@@ -50,12 +51,16 @@ def verify_for_page(full: bool = False) -> tuple[ChainReport, datetime | None]:
     now = utcnow()
     walk_all = full or mark is None or now - mark.full_at >= FULL_WALK_EVERY
     report = check_chain() if walk_all else check_chain(after=(mark.seq, mark.hash))
+    full_at = None if not report.ok or report.last_hash is None else now
+    if full_at is not None and not walk_all:
+        full_at = mark.full_at
     table = AuditCheckpoint.__table__
-    with db.engine.begin() as connection:
-        connection.execute(table.delete())
-        if not report.ok or report.last_hash is None:
-            return report, None
-        full_at = now if walk_all else mark.full_at
-        values = {"seq": report.events, "hash": report.last_hash, "checked_at": now}
-        connection.execute(table.insert().values(id=1, full_at=full_at, **values))
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(table.delete())
+            if full_at is not None:
+                values = {"seq": report.events, "hash": report.last_hash, "checked_at": now}
+                connection.execute(table.insert().values(id=1, full_at=full_at, **values))
+    except IntegrityError:
+        pass  # a view at the same moment wrote its checkpoint: as good as this one
     return report, full_at
