@@ -1,4 +1,5 @@
-"""Reading a round's books for the treasurer's pages, the CSV exports and the statements.
+"""Reading a round's books for the treasurer's pages, the CSV exports (`exports`) and
+the residents' statements (`statements`).
 
 Read-only: every figure is a sum of ledger lines (balances are never stored). A page and
 its CSV export call the same function here, so they cannot disagree. "Money held" is what
@@ -9,18 +10,15 @@ the approved allocation moves it into a project).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from commonpot.extensions import db
-from commonpot.models import FundingRound, Membership, Project, RoundStatus, User
+from commonpot.models import FundingRound, Project, RoundStatus, User
 
 from .allocation import chosen_run
 from .grants import grants_of
@@ -74,24 +72,6 @@ STATE_LABELS = {
 }
 # Pseudo-states for the treasurer's filter: what is waiting for them.
 TO_COLLECT, TO_REFUND = "to_collect", "to_refund"
-
-
-def units(cents: int) -> str:
-    """Cents as a decimal string in the currency's units: 1250 -> '12.50', -5 -> '-0.05'."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(int(cents)), 100)
-    return f"{sign}{whole}.{part:02d}"
-
-
-def utc_iso(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
-
-
-def safe_cell(value: object) -> object:
-    """Text a spreadsheet could take for a formula (= + - @, tab, CR) starts with an apostrophe."""
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value
-    return value
 
 
 # -- balances ------------------------------------------------------------------------
@@ -391,79 +371,6 @@ def project_in(funding_round: FundingRound, project_id: int) -> Project | None:
     return project if project is not None and project.round_id == funding_round.id else None
 
 
-PLEDGES_CSV_COLUMNS = tuple(
-    """
-    pledge receipt_code created_utc resident email instrument shares
-    loan_rate_percent loan_term_months target towards condition state
-    awaiting_reconfirmation refund_requested amount called_in promised paid
-    in_common_pot allocated_not_paid_out paid_out refunded payment_method
-    payment_reference paid_utc
-    """.split()
-)
-MONEY_COLUMNS = set(
-    """
-    amount called_in promised paid
-    in_common_pot allocated_not_paid_out paid_out refunded
-    """.split()
-)
-
-
-def _header(columns: Sequence[str], money_columns: set[str], currency: str) -> list[str]:
-    return [f"{c} ({currency})" if c in money_columns else c for c in columns]
-
-
-def _write(header: list[str], rows: Iterable[list]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def pledges_csv(rows: Sequence[PledgeRow], currency: str) -> str:
-    """One line per pledge; amounts in the currency's units; text cells formula-safe."""
-
-    def line(r: PledgeRow) -> list:
-        text = [
-            r.receipt_code,
-            r.resident,
-            r.email,
-            r.towards,
-            r.payment_reference,
-        ]
-        code, resident, email, towards, reference = (safe_cell(t) for t in text)
-        return [
-            r.id,
-            code,
-            utc_iso(r.created_at),
-            resident,
-            email,
-            r.instrument.value,
-            r.shares if r.shares is not None else "",
-            units(r.loan_rate_bps) if r.loan_rate_bps is not None else "",
-            r.loan_term_months if r.loan_term_months is not None else "",
-            r.target.value,
-            towards,
-            r.condition.value,
-            r.state.value,
-            "yes" if r.awaiting_reconfirmation else "no",
-            "yes" if r.refund_requested else "no",
-            units(r.amount),
-            units(r.called) if r.called is not None else "",
-            units(r.promised),
-            units(r.paid),
-            units(r.in_pot),
-            units(r.allocated),
-            units(r.disbursed),
-            units(r.refunded),
-            r.payment_method,
-            reference,
-            utc_iso(r.collected_at),
-        ]
-
-    return _write(_header(PLEDGES_CSV_COLUMNS, MONEY_COLUMNS, currency), (line(r) for r in rows))
-
-
 # -- the ledger ----------------------------------------------------------------------
 
 
@@ -569,169 +476,6 @@ def ledger_rows(
             )
         )
     return rows
-
-
-LEDGER_CSV_COLUMNS = tuple(
-    """
-    entry time_utc kind memo by account debit credit pledge receipt_code resident
-    project grant money_held_after_entry
-    """.split()
-)
-
-
-def ledger_csv(rows: Sequence[EntryRow], currency: str) -> str:
-    """One line per ledger line; the entry's running money held repeated on each of its lines."""
-    header = _header(LEDGER_CSV_COLUMNS, {"debit", "credit", "money_held_after_entry"}, currency)
-
-    def lines():
-        for e in rows:
-            for line in e.lines:
-                yield [
-                    e.id,
-                    utc_iso(e.created_at),
-                    e.kind,
-                    safe_cell(e.memo),
-                    safe_cell(e.actor),
-                    line.account.value,
-                    units(line.debit) if line.debit else "",
-                    units(line.credit) if line.credit else "",
-                    line.pledge_id or "",
-                    safe_cell(line.receipt_code),
-                    safe_cell(line.resident),
-                    safe_cell(line.project),
-                    safe_cell(line.grant),
-                    units(e.held_after),
-                ]
-
-    return _write(header, lines())
-
-
-# -- a resident's statement ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Movement:
-    created_at: datetime
-    kind: str
-    label: str
-    cents: int
-    detail: str
-
-
-@dataclass(frozen=True)
-class StatementItem:
-    row: PledgeRow
-    fate: str
-    by_project: list[tuple[str, int, int]]  # (title, allocated not paid out, paid out)
-    movements: list[Movement]
-
-
-def _movement(entry: EntryRow, money) -> Movement:
-    """What one entry did to one pledge, as a resident reads it."""
-    real = [line for line in entry.lines if line.account not in MEMO_ACCOUNTS]
-    shown = real or list(entry.lines)
-    cents = sum(line.cents for line in shown if line.cents > 0)
-    if entry.kind in ("allocate", "disburse"):
-        account = Account.PROJECT if entry.kind == "allocate" else Account.DISBURSED
-        detail = ", ".join(
-            f"{line.project or 'a project'} {money(line.cents)}"
-            for line in shown
-            if line.account == account and line.cents > 0
-        )
-    elif entry.kind in ("collect", "refund"):
-        detail = entry.memo.replace("_", " ")
-    else:
-        detail = entry.memo
-    return Movement(entry.created_at, entry.kind, entry.kind_label, cents, detail)
-
-
-def _fate(r: PledgeRow, money, status: RoundStatus) -> str:
-    settled = status in SETTLED_STATUSES
-    if r.state == PledgeState.PLEDGED:
-        return "Not confirmed yet: it does not count until it is confirmed."
-    if r.state == PledgeState.CONFIRMED:
-        if r.awaiting_reconfirmation:
-            return "Its project changed: it does not count until it is reconfirmed."
-        if settled and r.called:
-            text = f"Called in by the approved allocation: {money(r.called)} to pay."
-            if r.called < r.amount:
-                text += f" {money(r.amount - r.called)} was not needed and is released."
-            return text
-        return f"Confirmed: {money(r.amount)} promised, not yet paid."
-    if r.state == PledgeState.COLLECTED:
-        if r.refund_requested:
-            return f"Paid; a refund of {money(r.in_pot)} is due from an organizer."
-        if settled:
-            return f"Paid; {money(r.in_pot)} stays in the common pot (not allocated)."
-        return f"Paid: {money(r.paid)} in the common pot until the allocation."
-    if r.state in (PledgeState.ALLOCATED, PledgeState.DISBURSED):
-        used = r.allocated + r.disbursed
-        text = f"{money(used)} pays for funded projects"
-        text += "; paid out to them." if r.state == PledgeState.DISBURSED else "."
-        if r.in_pot:
-            text += f" {money(r.in_pot)} stays in the common pot."
-        return text
-    if r.state == PledgeState.CANCELLED:
-        return "Cancelled before it was paid; nothing was collected."
-    if r.state == PledgeState.RELEASED and r.called:
-        return f"Written off when the books closed: the {money(r.called)} called in was never paid."
-    if r.state == PledgeState.RELEASED:
-        return "Released: the approved allocation did not need it; nothing was collected."
-    return f"Refunded: {money(r.refunded)} returned."
-
-
-def statement(funding_round: FundingRound, user: User, money) -> list[StatementItem]:
-    """Every pledge of one resident in the round, its fate and its ledger movements.
-
-    `money` formats cents for the sentences (the page's currency)."""
-    rows = pledge_rows(funding_round, user_id=user.id)
-    ids = {r.id for r in rows}
-    entries = ledger_rows(funding_round, pledge_ids=ids) if ids else []
-    per_project: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    movements: dict[int, list[Movement]] = defaultdict(list)
-    for entry in entries:
-        for pid in sorted({line.pledge_id for line in entry.lines}):
-            own = tuple(line for line in entry.lines if line.pledge_id == pid)
-            movements[pid].append(_movement(replace(entry, lines=own), money))
-            for line in own:
-                if line.account == Account.PROJECT:
-                    per_project[pid][line.project][0] += line.cents
-                elif line.account == Account.DISBURSED:
-                    per_project[pid][line.project][1] += line.cents
-    items = []
-    for r in rows:
-        by_project = [
-            (title, allocated, paid_out)
-            for title, (allocated, paid_out) in sorted(per_project[r.id].items())
-            if allocated or paid_out
-        ]
-        items.append(
-            StatementItem(
-                row=r,
-                fate=_fate(r, money, funding_round.status),
-                by_project=by_project,
-                movements=movements[r.id],
-            )
-        )
-    return items
-
-
-def member_of(funding_round: FundingRound, user_id: int) -> User | None:
-    """A person of the round's community (or who pledged in it); None for anyone else."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        return None
-    member = db.session.scalar(
-        select(func.count())
-        .select_from(Membership)
-        .where(Membership.user_id == user_id, Membership.community_id == funding_round.community_id)
-    )
-    pledged = db.session.scalar(
-        select(func.count())
-        .select_from(Pledge)
-        .where(Pledge.user_id == user_id, Pledge.round_id == funding_round.id)
-    )
-    return user if member or pledged else None
 
 
 def terms_locked(funding_round: FundingRound) -> str | None:

@@ -10,7 +10,7 @@ from commonpot.models import Community, FundingRound, Role, RoundStatus
 from commonpot.money import format_cents
 from commonpot.web import attempt, requires, round_or_404
 
-from . import books, closing, ledger, terms, treasury
+from . import books, closing, exports, ledger, statements, terms, treasury
 from .ledger import Account
 from .ledger_checks import verify
 from .models import OverflowRule, PaymentMethod
@@ -315,7 +315,7 @@ def pledges_csv(community: Community, round_id: int):
         target=chosen.get("target", ""),
         search=chosen.get("q", ""),
     )
-    return _csv(books.pledges_csv(rows, community.currency), f"round-{round_id}-pledges.csv")
+    return _csv(exports.pledges_csv(rows, community.currency), f"round-{round_id}-pledges.csv")
 
 
 # -- the ledger ----------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def ledger_view(community: Community, round_id: int):
 @requires(Role.ORGANIZER)
 def ledger_csv(community: Community, round_id: int):
     funding_round = round_or_404(community, round_id)
-    body = books.ledger_csv(books.ledger_rows(funding_round), community.currency)
+    body = exports.ledger_csv(books.ledger_rows(funding_round), community.currency)
     return _csv(body, f"round-{round_id}-ledger.csv")
 
 
@@ -350,7 +350,7 @@ def _statement_page(community: Community, funding_round: FundingRound, person, o
         round=funding_round,
         person=person,
         own=own,
-        items=books.statement(funding_round, person, _money(community)),
+        items=statements.statement(funding_round, person, _money(community)),
         instruments=INSTRUMENT_LABELS,
         methods=METHOD_LABELS,
     )
@@ -372,7 +372,7 @@ def statement_of(community: Community, round_id: int, user_id: int):
         return _statement_page(community, funding_round, current_user, own=True)
     if not current_user.has_role(community.id, Role.ORGANIZER):
         abort(404)  # not 403: whether that person pledged is not the asker's business
-    person = books.member_of(funding_round, user_id)
+    person = statements.member_of(funding_round, user_id)
     if person is None:
         abort(404)
     return _statement_page(community, funding_round, person, own=False)
