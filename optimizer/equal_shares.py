@@ -36,9 +36,8 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from fractions import Fraction
-from functools import partial
 from itertools import chain
-from operator import attrgetter, is_not
+from operator import attrgetter
 
 from . import equal_shares_engine as engine
 from .canonical import fingerprint
@@ -145,15 +144,21 @@ class _Election:
         self.kind = PROFILE_ALIASES.get(profile.kind, profile.kind)
         self.voters = len(profile.ballots)
         self.cost = {p.id: p.cost for p in instance.projects}
-        if self.kind == "approval":  # points are not read
+        approvers: list[list[int]] = []
+        if self.kind == "approval":  # points are not read; a type is a distinct ballot
             ballots: Counter = Counter(map(_PROJECTS, profile.ballots))
-            named = chain.from_iterable(ballots)
+            approvers = self._approvers(instance, profile, ballots)
+            multiplicity = list(ballots.values())
+            self.scores = {
+                p.id: sum(map(multiplicity.__getitem__, types))
+                for p, types in zip(instance.projects, approvers, strict=True)
+            }
+            self.utility = {p: score * self.cost[p] for p, score in self.scores.items()}
         else:
             ballots = Counter((b.projects, b.points) for b in profile.ballots)
-            named = chain.from_iterable(ids for ids, _ in ballots)
-        if not set(self.cost).issuperset(named):
-            support(instance, profile)  # raises, naming the voter
-        self.scores, self.utility = self._totals(ballots, profile)
+            if not set(self.cost).issuperset(chain.from_iterable(ids for ids, _ in ballots)):
+                support(instance, profile)  # raises, naming the voter
+            self.scores, self.utility = self._totals(ballots)
         minimum = instance.min_support
         self.below = {
             p.id for p in instance.projects if minimum is not None and self.scores[p.id] < minimum
@@ -173,10 +178,10 @@ class _Election:
             ranks[i] = rank
         costs = [p.cost for p in self.projects]
         index = {p.id: i for i, p in enumerate(self.projects)}
-        known = partial(is_not, None)
-        if self.kind == "approval":  # utility is the cost; a type is a distinct ballot
-            chosen = [tuple(filter(known, map(index.get, ids))) for ids in ballots]
-            self.electorate = Electorate(costs, ranks, chosen, list(ballots.values()))
+        if self.kind == "approval":  # utility is the cost
+            position = {p.id: i for i, p in enumerate(instance.projects)}
+            lists = [approvers[position[p.id]] for p in self.projects]
+            self.electorate = Electorate.of_approvals(costs, ranks, lists, multiplicity)
             return
         types: Counter[tuple[tuple[int, int], ...]] = Counter()
         for (ids, points), count in ballots.items():
@@ -199,15 +204,27 @@ class _Election:
             return [(p, x) for p, x in zip(ids, points, strict=True) if x > 0]
         return [(p, len(ids) - 1 - i) for i, p in enumerate(ids[:-1])]
 
-    def _totals(self, ballots: Counter, profile: Profile) -> tuple[dict[str, int], dict[str, int]]:
-        """Support (as `support` counts it) and total utility of every project."""
+    @staticmethod
+    def _approvers(instance: Instance, profile: Profile, ballots: Counter) -> list[list[int]]:
+        """For each project of the instance, the voter types (distinct ballots, numbered
+        in `ballots`' order) that approve it: one pass over the distinct ballots."""
+        position = {p.id: i for i, p in enumerate(instance.projects)}
+        lists: list[list[int]] = [[] for _ in instance.projects]
+        add = [found.append for found in lists]
+        try:
+            for t, ids in enumerate(ballots):
+                for p in ids:
+                    add[position[p]](t)
+        except KeyError:
+            support(instance, profile)  # raises, naming the voter
+            raise
+        return lists
+
+    def _totals(self, ballots: Counter) -> tuple[dict[str, int], dict[str, int]]:
+        """Support (as `support` counts it) and total utility of every project, for
+        ballots with points or ranks."""
         scores = dict.fromkeys(self.cost, 0)
         utility = dict.fromkeys(self.cost, 0)
-        if self.kind == "approval":
-            scores.update(Counter(chain.from_iterable(map(_PROJECTS, profile.ballots))))
-            for p, score in scores.items():
-                utility[p] = score * self.cost[p]
-            return scores, utility
         for (ids, points), count in ballots.items():
             if self.kind == "cumulative":
                 for p, x in zip(ids, points or (), strict=True):

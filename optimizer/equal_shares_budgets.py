@@ -41,10 +41,10 @@ class Price:
 class Group:
     """Supporters of one project who all give it the same utility."""
 
-    __slots__ = ("utility", "get", "heavy", "types", "types_get", "voters")
+    __slots__ = ("utility", "get", "heavy", "types", "_types_get", "voters")
 
     def __init__(self, utility: int, types: list[int], multiplicity: Sequence[int]) -> None:
-        counts = [multiplicity[t] for t in types]
+        counts = list(map(multiplicity.__getitem__, types))
         light = list(compress(types, map((1).__eq__, counts)))
         doubles = list(compress(types, map((2).__eq__, counts)))
         light += doubles + doubles  # counted twice, so each voter counts
@@ -56,8 +56,15 @@ class Group:
         self.get = itemgetter(*light) if light else None
         self.utility = utility
         self.types = types
-        self.types_get = itemgetter(*types, *types[:1])  # >= 2 indices
+        self._types_get: itemgetter | None = None
         self.voters = sum(counts)
+
+    def types_get(self, classes: list[int]) -> tuple[int, ...]:
+        """The class of each of the group's types (and one more, so always a tuple); the
+        getter is made on first use: only the groups of bought projects need it."""
+        if self._types_get is None:
+            self._types_get = itemgetter(*self.types, *self.types[:1])  # >= 2 indices
+        return self._types_get(classes)
 
 
 class Electorate:
@@ -94,19 +101,59 @@ class Electorate:
         self.groups: list[list[Group]] = [[] for _ in costs]
         for (p, u), types in sorted(members.items()):
             self.groups[p].append(Group(u, types, multiplicity))
+        self._summarise(ballots, multiplicity)
+
+    @classmethod
+    def of_approvals(
+        cls,
+        costs: Sequence[int],
+        ranks: Sequence[int],
+        approvers: Sequence[list[int]],
+        multiplicity: Sequence[int],
+    ) -> Electorate:
+        """Approval ballots given per project (the voter types approving each), with cost
+        utilities: the same electorate as from the ballots, without making them."""
+        self = cls.__new__(cls)
+        self.costs, self.ranks = list(costs), list(ranks)
+        self.n_types = len(multiplicity)
+        self.groups = [
+            [Group(cost, types, multiplicity)] if types else []
+            for cost, types in zip(costs, approvers, strict=True)
+        ]
+        self._summarise(None, multiplicity)
+        return self
+
+    def _summarise(
+        self, ballots: Sequence[Sequence[int]] | None, multiplicity: Sequence[int]
+    ) -> None:
         self.supporters = [sum(g.voters for g in gs) for gs in self.groups]
         self.total_utility = [sum(g.voters * g.utility for g in gs) for gs in self.groups]
         self.min_utility = [min((g.utility for g in gs), default=1) for gs in self.groups]
-        self.candidates = [p for p, c in enumerate(costs) if c > 0 and self.total_utility[p] > 0]
-        self.ballots, self.multiplicity = ballots, multiplicity
+        self.candidates = [
+            p for p, c in enumerate(self.costs) if c > 0 and self.total_utility[p] > 0
+        ]
+        self.ballots: Sequence[Sequence[int]] | None = ballots
+        self.multiplicity = multiplicity
         self._shared: dict[int, list[int]] = {}
+
+    def _ballots(self) -> Sequence[Sequence[int]]:
+        """Each type's projects; made from the groups when the electorate was built
+        from them (`of_approvals`)."""
+        if self.ballots is None:
+            made: list[list[int]] = [[] for _ in range(self.n_types)]
+            for p, gs in enumerate(self.groups):
+                for g in gs:
+                    for t in g.types:
+                        made[t].append(p)
+            self.ballots = made
+        return self.ballots
 
     def shared(self, q: int) -> list[int]:
         """Voters who support both q and each project (worked out once, on first use)."""
         row = self._shared.get(q)
         if row is None:
             row = self._shared[q] = [0] * len(self.costs)
-            ballots, multiplicity = self.ballots, self.multiplicity
+            ballots, multiplicity = self._ballots(), self.multiplicity
             for g in self.groups[q]:
                 for t in g.types:
                     m = multiplicity[t]
