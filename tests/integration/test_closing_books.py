@@ -87,6 +87,8 @@ def test_closing_the_books(app, make_client):
     assert "The books were closed on" in page and "Close the books</button>" not in page
     assert "$2,000.00 short" in page and "written off" in page
 
+    assert "Books closed" in client.get(f"/c/eastside/rounds/{r.id}").get_data(as_text=True)
+
     # The resident's statement says what happened to the pledge.
     resident = make_client()
     resident.login(r2.email)
