@@ -44,11 +44,6 @@ class Closing:
     def unpaid_cents(self) -> int:
         return sum(p.called_cents or 0 for p in self.unpaid)
 
-    @property
-    def ready(self) -> bool:
-        """Nothing but unpaid pledges (written off on closing) is left."""
-        return not self.undisbursed and not self.refunds
-
 
 def closing(funding_round: FundingRound) -> Closing:
     """The round's closing as it stands (pledges still unpaid count as short)."""
