@@ -81,6 +81,7 @@ def _page(community: Community, funding_round: FundingRound, failed: tuple | Non
         current=current,
         unsigned_by_me=unsigned_by_me,
         board=board,
+        recused=[d for d in current if d.recuses(current_user.id)],
         short=approval.short_of_signers(current, board, community.quorum),
         job=job,
         stale=stale,

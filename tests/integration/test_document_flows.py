@@ -373,6 +373,7 @@ def test_a_board_member_who_leads_a_project_does_not_sign_its_term_sheet(app, ma
     page = b1.get(f"{base}/documents").get_data(True)
     assert "you do not sign its term sheet for the board" in page
     assert "Sign all 2 documents" in page  # the report and Tutoring's sheet, not Garden's
+    assert "Not to the term sheet of a project you lead" in page
     refused = b1.post(f"{base}/documents/{garden.id}/sign")
     assert refused.status_code == 422
     assert "You lead this project" in refused.get_data(True)
