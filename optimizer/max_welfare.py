@@ -112,8 +112,7 @@ def max_welfare(
     model, bound, found = None, None, Found(solver.OPTIMAL, frozenset())
     if candidates.projects:
         model = WelfareModel(instance, candidates.projects, scores, time_limit)
-        bound = model.lagrangian()
-        found = lexicographic(model, bound)
+        found, bound = lexicographic(model)
         if found.chosen is None:
             return _unsolved(instance, profile, scores, found.status, options, start)
     assert found.chosen is not None

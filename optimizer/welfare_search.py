@@ -7,6 +7,8 @@
   project whenever some such selection still contains it. Once the best support t is
   known, the projects the `Bound` decides for every selection reaching t are fixed
   before these solves (a row demands support >= t): exact, and a much smaller problem.
+  A second `Bound`, on cost among those selections, then fixes the projects that any
+  selection costing at least as much as the best one found so far must (not) hold.
 - `best_cost_with`: the largest total cost of a best-support selection containing a
   given project (for explaining ties).
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from math import gcd
 
 from . import solver
 from .welfare_model import Bound, WelfareModel
@@ -51,41 +52,18 @@ def _exact_solve(
 ) -> Found:
     """The best selection under `fixed` that meets every rule in whole cents.
 
-    x is real, so with a matching grant the model is a relaxation: its answer is kept
-    when the exact check passes; otherwise the restriction (`WelfareModel.restrict`)
-    gives a selection that surely passes, and when that one falls short of the
-    relaxation's value, the selections in between are tried one by one (each failure
-    is cut off). `statuses` keeps what qualifies the answer ("infeasible" is an answer).
+    The model is a relaxation (the money enters as cuts): its answer is kept when the
+    exact check passes; otherwise the check has cut that set off and the solve is
+    repeated. `statuses` keeps what qualifies the answer ("infeasible" is an answer).
     """
     model.fix(fixed)
-    found = _solve_once(model, objective)
-    if found.chosen is None or model.exact(found.chosen):
-        return found
-    value = _value(found.chosen, objective)
-    model.restrict(True)
-    fallback = _solve_once(model, objective)
-    model.restrict(False)
-    statuses = found.statuses + fallback.statuses
-    if fallback.chosen is not None and not model.exact(fallback.chosen):
-        fallback = Found(solver.NOT_SOLVED)  # cannot happen in exact arithmetic; go on
-    if fallback.chosen is not None and _value(fallback.chosen, objective) == value:
-        return _found(model, fallback.status, fallback.chosen, statuses)
-    floor_name = f"floor{len(model.rows)}"
-    if fallback.chosen is not None:
-        step = _step(objective)
-        model.set_row(floor_name, objective, ">=", _value(fallback.chosen, objective) + step)
-    try:
-        while True:
-            found = _solve_once(model, objective)
-            statuses += found.statuses
-            if found.chosen is None:
-                if found.status != solver.INFEASIBLE or fallback.chosen is None:
-                    return Found(found.status, statuses=statuses)
-                return _found(model, fallback.status, fallback.chosen, statuses)
-            if model.exact(found.chosen):
-                return _found(model, found.status, found.chosen, statuses)
-    finally:
-        model.relax_row(floor_name)
+    statuses: list[str] = []
+    while True:
+        found = _solve_once(model, objective)
+        statuses += found.statuses
+        if found.chosen is None or model.exact(found.chosen):
+            found.statuses = statuses
+            return found
 
 
 def _solve_once(model: WelfareModel, objective: Mapping[str, int]) -> Found:
@@ -102,33 +80,30 @@ def _found(model: WelfareModel, status: str, chosen: frozenset[str], statuses: l
     return Found(status, chosen, support, cost, statuses)
 
 
-def _value(chosen: frozenset[str], objective: Mapping[str, int]) -> int:
-    return sum(objective.get(p, 0) for p in chosen)
-
-
-def _step(objective: Mapping[str, int]) -> int:
-    step = 0
-    for c in objective.values():
-        step = gcd(step, c)
-    return step or 1
-
-
-def lexicographic(model: WelfareModel, bound: Bound | None) -> Found:
-    """The selection max-welfare returns (see the module docstring)."""
+def lexicographic(model: WelfareModel) -> tuple[Found, Bound | None]:
+    """The selection max-welfare returns (see the module docstring), and the support
+    `Bound` it used (None when there is none)."""
     first = best_support(model)
     if first.chosen is None:
-        return first
+        return first, None
     statuses = list(first.statuses)
     best = first.support
+    bound = model.lagrangian(model.scores)  # after the money rows the first solve added
     region = bound.fixings(best) if bound is not None else {}
     model.set_row(AT_LEAST, model.scores, ">=", best)
+    model.fix(region)
+    by_cost = model.lagrangian(model.costs)  # for selections with the best support
+    if by_cost is not None:  # the most cost is at least what `first` costs
+        region = by_cost.fixings(first.cost, region)
     second = _exact_solve(model, region, model.costs)
     statuses += second.statuses
     if second.chosen is None:  # cannot happen once `first` solved, unless a time limit
         first.statuses = statuses
         first.status = solver.worst(*statuses, solver.FEASIBLE)
-        return first
+        return first, bound
     chosen, top = second.chosen, second.cost
+    if by_cost is not None:
+        region = by_cost.fixings(top, region)
     model.set_row(KEEP_COST, model.costs, ">=", top)
     fixed = dict(region)
     order = [p for p in model.ids if p not in region]  # model.ids is sorted
@@ -152,7 +127,7 @@ def lexicographic(model: WelfareModel, bound: Bound | None) -> Found:
             chosen = query.chosen
         fixed[order[i]] = 1 if order[i] in chosen else 0
         i += 1
-    return Found(solver.worst(*statuses), chosen, best, top, statuses)
+    return Found(solver.worst(*statuses), chosen, best, top, statuses), bound
 
 
 def best_cost_with(model: WelfareModel, bound: Bound | None, best: int, project: str) -> Found:
