@@ -5,8 +5,9 @@
     .venv/bin/python bench/bench_max_welfare.py issue --no-write
 
 Each case runs in a fresh subprocess: generate the round (seed 1), build the model, and
-prove the best total support (the linear relaxation for the bound, then one HiGHS
-solve, at most --limit seconds). When that is proven, the whole rule runs again from the
+prove the best total support (`welfare_search.best_support`: HiGHS solves of the
+selection model, at most --limit seconds each, until the exact funding check accepts the
+optimum, each refusal adding a money row). When that is proven, the whole rule runs again from the
 start (`max_welfare` with `analyse=0`: no forced re-solves for explanations), whose time
 includes the tie-breaks (most cost among the best-support selections, then ids) and
 whose status is "optimal" only when every solve was proven. When it is not, the row
@@ -47,21 +48,24 @@ def measure(case: str, limit: float) -> dict:
     from optimizer import max_welfare, support
     from optimizer.max_welfare import _Candidates
     from optimizer.welfare_model import WelfareModel
+    from optimizer.welfare_search import best_support
 
     instance, profile = generate_round.generate(1, **CASES[case][1])
     scores = support(instance, profile)
     started = time.perf_counter()
     candidates = _Candidates(instance, scores)
     model = WelfareModel(instance, candidates.projects, scores, limit)
-    bound = model.lagrangian()
-    status = model.solve(model.scores)  # one HiGHS solve of the best support, bounded
-    found = sum(scores[p] for p in model.chosen()) if status in ("optimal", "feasible") else 0
+    first = best_support(model)
+    status, found = first.status, first.support if first.chosen is not None else 0
+    seconds = time.perf_counter() - started
+    bound = model.lagrangian(model.scores)
     row = {
         "projects": len(instance.projects),
-        "support_s": time.perf_counter() - started,
+        "support_s": seconds,
+        "solves": len(model.statuses),
         "support_status": status,
         "best_found": found,
-        "lp_bound": float(bound.value) if bound is not None else None,
+        "lp_bound": float(bound.value()) if bound is not None else None,
         "money": instance.total_money,
     }
     if status == "optimal":
