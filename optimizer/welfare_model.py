@@ -9,9 +9,12 @@ solve repeated. Every returned set is checked exactly (`exact`: the rules in int
 funding by max-flow, or by the integer funding model when a grant matches), and a set
 that fails without a cut breaking it is cut off by a "no-good" row, so the answer is an
 optimum of the real problem: the model is a relaxation, and its optimum is kept only
-when it really can be funded. (A model with every (source, project) cent as a column
-decided money and selection together, but its linear programs were ~6x larger and
-proving the benchmark's round took 92 s instead of a few.)
+when it really can be funded. Where the sources' restrictions bind, the rows advance
+slowly (each cuts off a little support: 20+ rounds on a 400-project benchmark round), so
+after `CUTS` rows the money's own columns join the model (`_add_columns`: x[s,p] cents
+with the plan's rules as rows, exact without matching grants). Where they do not bind,
+as on the benchmark's 2,000-project round, the rows alone answer at once: the column
+model's linear programs were ~6x larger and proving that round took 92 s instead of 2.
 
 The tie-breaking solves (most cost among the best-support selections, then the ids) are
 the expensive ones: every selection they look at has the best support t, a thin slice
@@ -35,10 +38,21 @@ import pulp
 from . import solver
 from .constraints import broken, selection_rules
 from .flow import feasible
-from .funding import LinearRule, fundable, y_key
-from .model import Instance, Project
+from .funding import (
+    LinearRule,
+    Var,
+    eligible_pairs,
+    full_cost_constraints,
+    fundable,
+    match_constraints,
+    x_key,
+    y_key,
+)
+from .funding import source_amount_constraints as amounts
+from .model import Instance, Project, Source
 from .welfare_cuts import MoneyCuts
 
+CUTS = 3  # money rows tried before the money's own columns join the model
 _SENSE = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpConstraintEQ}
 
 
@@ -95,7 +109,10 @@ class WelfareModel:
         self.prob = solver.new_problem("max_welfare", maximize=True)
         ys = self.prob.add_variable_dicts("y", range(len(candidates)), 0, 1, pulp.LpBinary)
         self.y: dict[str, pulp.LpVariable] = {p.id: ys[j] for j, p in enumerate(candidates)}
+        self.variables: dict[Var, pulp.LpVariable] = {y_key(p): v for p, v in self.y.items()}
         self.money = MoneyCuts(instance, [p for p in candidates if p.cost > 0])
+        self.full_cost: set[str] = set()  # names of the rows "x into p = cost * y[p]"
+        self.payers: dict[str, list[Source]] = {}
         self.rows: dict[str, tuple[LinearRule, pulp.LpConstraint]] = {}
         for number, rule in enumerate(selection_rules(instance, self.ids)):
             self._add(f"c{number}", rule)
@@ -118,7 +135,7 @@ class WelfareModel:
             if not rule.holds({}):
                 raise ValueError(f"rule {rule.name} can never hold")  # a caller's bug
             return  # holds for every selection; CBC refuses a row without terms
-        expr = pulp.LpAffineExpression([(self.y[k[1]], c) for k, c in rule.terms])
+        expr = pulp.LpAffineExpression([(self.variables[k], c) for k, c in rule.terms])
         constraint = pulp.LpConstraint(expr, _SENSE[rule.sense], name, rule.rhs)
         self.prob.addConstraint(constraint)
         self.rows[name] = (rule, constraint)
@@ -172,16 +189,36 @@ class WelfareModel:
         program gives one, else by a no-good row, so no later solve returns it again."""
         if chosen not in self._fundable:
             ok = not broken(self.instance, chosen)
-            cut = self.money.separate(chosen) if ok else None
+            cut = self.money.separate(chosen) if ok and not self.full_cost else None
             if cut is not None:
                 self._add(cut.name, cut)
                 ok = False
+                if self.money.count > CUTS:
+                    self._add_columns()
             elif ok:
                 ok = (fundable if self.instance.matching else feasible)(self.instance, chosen)
             if not ok and cut is None:
                 self._exclude(chosen)
             self._fundable[chosen] = ok
         return self._fundable[chosen]
+
+    def _add_columns(self) -> None:
+        """Give the model the money itself: a column per (source, project) pair that can
+        carry cents, with the rules of a plan as rows. The rows found so far stay (they
+        hold for every fundable set). Without a matching grant the model is then exact;
+        with one it is still a relaxation, and the exact check stays the judge."""
+        pairs = eligible_pairs(self.instance, self.candidates)
+        xs = self.prob.add_variable_dicts("x", range(len(pairs)), lowBound=0)
+        for k, (source, project) in enumerate(pairs):
+            xs[k].upBound = source.limit(project)
+            self.variables[x_key(source.id, project.id)] = xs[k]
+            self.payers.setdefault(project.id, []).append(source)
+        paying = [p for p in self.candidates if p.cost > 0]
+        full = list(full_cost_constraints(paying, pairs))
+        rules = [*full, *amounts(pairs), *match_constraints(pairs)]
+        for number, rule in enumerate(rules):
+            self._add(f"x{number}", rule)
+        self.full_cost = {rule.name for rule in full}
 
     def _exclude(self, chosen: frozenset[str]) -> None:
         """The no-good row: any other set differs from `chosen` in one project at least."""
@@ -202,8 +239,9 @@ class WelfareModel:
             return None
         base = Fraction(0)
         on_y: dict[str, Fraction] = {}
+        on_x: dict[tuple[str, str], Fraction] = {}
         for rule, constraint in self.rows.values():
-            if not constraint.pi:
+            if rule.name in self.full_cost or not constraint.pi:
                 continue
             sign = -1 if rule.sense == ">=" else 1  # as a <= row
             price = Fraction(constraint.pi) * sign
@@ -211,6 +249,31 @@ class WelfareModel:
                 continue  # 0 is a valid price too, and a weaker one
             base += price * sign * rule.rhs
             for key, coef in rule.terms:
-                on_y[key[1]] = on_y.get(key[1], Fraction(0)) + price * sign * coef
-        reduced = {p: objective.get(p, 0) - on_y.get(p, Fraction(0)) for p in self.ids}
+                weight = price * sign * coef
+                if key[0] == "y":
+                    on_y[key[1]] = on_y.get(key[1], Fraction(0)) + weight
+                else:
+                    on_x[(key[1], key[2])] = on_x.get((key[1], key[2]), Fraction(0)) + weight
+        reduced = {
+            p.id: objective.get(p.id, 0) - on_y.get(p.id, Fraction(0)) - self._cheapest(p, on_x)
+            for p in self.candidates
+        }
         return Bound(base, reduced)
+
+    def _cheapest(self, project: Project, prices: Mapping[tuple[str, str], Fraction]) -> Fraction:
+        """Least priced way to pay `project` in full within each source's limit (0 while
+        the model has no money columns)."""
+        if not self.full_cost or project.cost == 0:
+            return Fraction(0)
+        offers = sorted(
+            (prices.get((s.id, project.id), Fraction(0)), s.limit(project))
+            for s in self.payers.get(project.id, ())
+        )
+        need, total = project.cost, Fraction(0)
+        for price, limit in offers:
+            take = min(need, limit)
+            total += price * take
+            need -= take
+        if need:  # cannot be paid even alone: the candidates exclude such projects
+            raise ValueError(f"project {project.id!r} cannot be paid in full")
+        return total

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 
-from optimizer import Instance, Profile, Project, Source, max_welfare
+from optimizer import Instance, Profile, Project, Source, max_welfare, welfare_model
 from optimizer.flow import FundingFlow, feasible
 from optimizer.funding import y_key
 from optimizer.welfare_cuts import MoneyCuts
@@ -105,3 +106,21 @@ def test_a_source_that_cannot_pay_anything_gets_no_price() -> None:
     row = cuts.separate(frozenset({"a", "b"}))
     assert row is not None and not _holds(row, frozenset({"a", "b"}))
     assert _holds(row, frozenset({"a"})) and _holds(row, frozenset({"b"}))
+
+
+@SETTINGS
+@given(elections())
+def test_the_money_columns_give_the_same_answer_as_the_rows_alone(
+    election: tuple[Instance, Profile],
+) -> None:
+    # The model takes the money's columns after a few money rows (welfare_model.CUTS);
+    # both ways must reach the same proven answer, which the brute-force tests check.
+    instance, profile = election
+    answers = []
+    for cuts in (0, 10**6):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(welfare_model, "CUTS", cuts)
+            result = max_welfare(instance, profile)
+        answers.append((result.selected, result.cost, result.objective, result.status))
+    assert answers[0] == answers[1]
+    assert answers[0][3] == "optimal"
