@@ -25,7 +25,9 @@ the gcd of its coefficients and its right-hand side rounded down (y is integral)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from fractions import Fraction
 from math import gcd
+from typing import TypeVar
 
 import pulp
 
@@ -34,6 +36,7 @@ from .funding import LinearRule, y_key
 from .model import Instance, Project, Source
 
 SCALE = 1_000  # duals are rounded to multiples of 1/SCALE
+Price = TypeVar("Price", int, Fraction)
 
 
 class MoneyCuts:
@@ -132,15 +135,21 @@ class MoneyCuts:
             if s.resident:
                 price -= resident_credit
             offers.append((price, limit))
-        offers.sort(key=lambda offer: offer[0])
-        need, total = self.projects[p].cost, 0
-        for price, limit in offers:
-            if price >= SCALE or not need:
-                break
-            take = min(need, limit)
-            total += price * take
-            need -= take
-        return total + need * SCALE
+        offers.append((SCALE, self.projects[p].cost))  # the missing cents
+        return cheapest_fill(offers, self.projects[p].cost, 0)
+
+
+def cheapest_fill(offers: Iterable[tuple[Price, int]], need: int, zero: Price) -> Price:
+    """The least total price of `need` units bought from (price per unit, most units)
+    offers; a ValueError when they do not add up to `need`."""
+    total = zero
+    for price, limit in sorted(offers, key=lambda offer: offer[0]):
+        take = min(need, limit)
+        total += price * take
+        need -= take
+    if need:
+        raise ValueError("the offers fall short of the need")
+    return total
 
 
 def _scaled(row: pulp.LpConstraint) -> int:

@@ -50,7 +50,7 @@ from .funding import (
 )
 from .funding import source_amount_constraints as amounts
 from .model import Instance, Project, Source
-from .welfare_cuts import MoneyCuts
+from .welfare_cuts import MoneyCuts, cheapest_fill
 
 CUTS = 3  # money rows tried before the money's own columns join the model
 _SENSE = {"<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE, "==": pulp.LpConstraintEQ}
@@ -265,15 +265,9 @@ class WelfareModel:
         the model has no money columns)."""
         if not self.full_cost or project.cost == 0:
             return Fraction(0)
-        offers = sorted(
+        offers = [
             (prices.get((s.id, project.id), Fraction(0)), s.limit(project))
             for s in self.payers.get(project.id, ())
-        )
-        need, total = project.cost, Fraction(0)
-        for price, limit in offers:
-            take = min(need, limit)
-            total += price * take
-            need -= take
-        if need:  # cannot be paid even alone: the candidates exclude such projects
-            raise ValueError(f"project {project.id!r} cannot be paid in full")
-        return total
+        ]
+        # the candidates exclude projects that cannot be paid in full even alone
+        return cheapest_fill(offers, project.cost, Fraction(0))
