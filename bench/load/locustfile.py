@@ -27,6 +27,8 @@ USERS = int(os.environ.get("BENCH_USERS", "0"))
 _accounts = itertools.count(1)
 _signed_in = itertools.count(1)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+if os.environ.get("BENCH_CLOSE"):
+    FORM["Connection"] = "close"
 
 
 def _token(html: str) -> str:
