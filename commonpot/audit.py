@@ -5,13 +5,15 @@ Recording and chaining are two steps, so that writers do not queue behind one an
 1. `record()` inserts the event into the caller's transaction *unsealed* (no seq, no
    hashes). It commits or rolls back with the change it describes, and takes no lock
    beyond the row it inserts.
-2. Right after a commit that recorded events, `seal()` chains every committed unsealed
-   event, in the order of their ids, onto the end of the chain: it gives each the next
-   seq, the previous event's hash and its own hash. One sealer runs at a time (an
-   advisory lock on PostgreSQL, the write lock on SQLite), and it seals whatever is
-   waiting, its own events and other requests': a request that finds the lock taken
-   leaves its events to the sealer holding it, which looks for waiting events again
-   after it lets go of the lock — so every committed event is sealed by someone, soon.
+2. Right after a commit that recorded events (after a web request on PostgreSQL, a few
+   milliseconds later, together with the commits that follow: see `sealing`), `seal()`
+   chains every committed unsealed event, in the order of their ids, onto the end of
+   the chain: it gives each the next seq, the previous event's hash and its own hash.
+   One sealer runs at a time (an advisory lock on PostgreSQL, the write lock on
+   SQLite), and it seals whatever is waiting, its own events and other requests': a
+   request that finds the lock taken leaves its events to the sealer holding it, which
+   looks for waiting events again after it lets go of the lock — so every committed
+   event is sealed by someone, soon.
    An event whose sealer died (its process was killed between commit and seal) waits
    until the next seal; `commonpot audit verify` and the audit page seal first, and the
    report counts events still unsealed.
@@ -33,7 +35,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import (
     ForeignKey,
     Index,
@@ -53,6 +55,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.dml import Insert
 
+from . import sealing
 from .extensions import db
 from .models import UTCDateTime, utcnow
 
@@ -212,8 +215,13 @@ def _seal_after_commit(session: Session, transaction) -> None:
     if not session.info.pop(TO_SEAL, False):
         return
     bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    delay = current_app.config.get("AUDIT_SEAL_DELAY", 0) if has_request_context() else 0
+    if delay and engine.dialect.name == "postgresql":
+        sealing.sealer(seal).soon(engine, delay)  # with the next few commits (sealing.py)
+        return
     try:
-        seal(bind.engine if isinstance(bind, Connection) else bind)
+        seal(engine)
     except Exception:  # the change is committed: its events wait for the next seal
         log.exception("audit: sealing after a commit failed; the next seal chains the events")
 

@@ -32,6 +32,9 @@ def load(instance_path: Path) -> dict:
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Web requests on PostgreSQL leave the audit seal to a thread that seals the
+        # commits of this many seconds at once (commonpot/sealing.py); 0 seals inline.
+        "AUDIT_SEAL_DELAY": float(os.environ.get("AUDIT_SEAL_DELAY", "0.02")),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),

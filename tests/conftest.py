@@ -85,6 +85,9 @@ def _app(database_url, tmp_path_factory):
             "SECRET_KEY": "test-secret-key-not-for-production",
             "MAIL_SERVER": "",
             "SERVER_NAME": "commonpot.test",
+            # Tests read the chain right after a request: seal inline (the background
+            # sealer has tests of its own).
+            "AUDIT_SEAL_DELAY": 0,
         }
     )
     with app.app_context():

@@ -46,8 +46,8 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     out = bench_load.ROOT / "instance" / "bench-load" / "split"
     out.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,10 @@
 Each simulated resident signs in once with its own account (residentNNN@bench.test),
 reads its survey page for the token and the field names, then keeps submitting; the
 statistics restart when the last one has signed in (BENCH_USERS), so the measured window
-holds no sign-in. Pledgers
-go round a pledge's life: make, confirm, cancel. The ceiling user posts to the bare
-insert endpoint. Requests are checked by status: a ballot saved is a 302 to the pledge
-page, anything else is a failure.
+holds no sign-in. Pledgers go round a pledge's life: make, confirm, cancel. Paced voters
+submit at a set rate (BENCH_RATE, all of them together). The ceiling user posts to the
+bare insert endpoint. BENCH_CLOSE=1 sends `Connection: close` on every POST. Requests are
+checked by status: a ballot saved is a 302 to the pledge page, anything else is a failure.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import random
 import re
 from urllib.parse import urlencode
 
-from locust import FastHttpUser, constant, task
+from locust import FastHttpUser, constant, constant_throughput, task
 
 ROUND = os.environ.get("BENCH_ROUND_PATH", "/c/bench/rounds/1")
 PASSWORD = "bench-password-123"
@@ -85,6 +85,14 @@ class Voter(Resident):
             *(("approvals", p) for p in picks),
         ]
         self.post(f"{ROUND}/survey", fields, "POST ballot")
+
+
+class PacedVoter(Voter):
+    """A voter at a set pace: together the BENCH_USERS of them send BENCH_RATE ballots a
+    second, so the latencies are those at that load, not at saturation (where with no
+    think time they are only the queue: users / requests per second)."""
+
+    wait_time = constant_throughput(float(os.environ.get("BENCH_RATE", "1")) / max(USERS, 1))
 
 
 class Pledger(Resident):
