@@ -18,7 +18,7 @@ from sqlalchemy import Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .audit import ChainReport, check_chain
+from .audit_chain import ChainReport, check_chain
 from .extensions import db
 from .models import UTCDateTime, utcnow
 

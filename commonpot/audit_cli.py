@@ -11,7 +11,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from .audit import check_chain, seal
+from .audit import seal
+from .audit_chain import check_chain
 
 
 @click.group("audit")

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from commonpot.audit import verify_chain
+from commonpot.audit_chain import verify_chain
 from commonpot.extensions import db
 from commonpot.models import Role, User
 from tests import factories

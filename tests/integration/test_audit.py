@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from commonpot import audit
-from commonpot.audit import AuditEvent, check_chain, record, verify_chain
+from commonpot.audit import AuditEvent, record
+from commonpot.audit_chain import check_chain, verify_chain
 from commonpot.extensions import db
 from tests import factories
 from tests.integration.test_cli import run

@@ -10,7 +10,8 @@ import json
 
 from sqlalchemy import select
 
-from commonpot.audit import AuditEvent, verify_chain
+from commonpot.audit import AuditEvent
+from commonpot.audit_chain import verify_chain
 from commonpot.extensions import db
 from commonpot.models import RoundStatus
 from commonpot.rounds.services import edit_project, transition

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from commonpot import sealing
-from commonpot.audit import AuditEvent, check_chain, record, seal
+from commonpot.audit import AuditEvent, record, seal
+from commonpot.audit_chain import check_chain
 from commonpot.extensions import db
 from tests import factories
 

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from commonpot.audit import AuditEvent, verify_chain
+from commonpot.audit import AuditEvent
+from commonpot.audit_chain import verify_chain
 from commonpot.extensions import db
 from commonpot.models import BallotType, FundingRound, RoundStatus, utcnow
 from surveys import services

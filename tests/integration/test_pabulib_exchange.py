@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from commonpot.audit import AuditEvent, verify_chain
+from commonpot.audit import AuditEvent
+from commonpot.audit_chain import verify_chain
 from commonpot.codes import ALPHABET
 from commonpot.extensions import db
 from commonpot.models import BallotType, FundingRound, Project, RoundStatus

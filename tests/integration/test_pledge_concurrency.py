@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from commonpot import create_app
-from commonpot.audit import verify_chain
+from commonpot.audit_chain import verify_chain
 from commonpot.errors import DomainError
 from commonpot.extensions import db
 from commonpot.models import FundingRound, RoundStatus, User

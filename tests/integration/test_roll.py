@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from commonpot.audit import verify_chain
+from commonpot.audit_chain import verify_chain
 from commonpot.errors import ValidationFailed
 from commonpot.extensions import db
 from commonpot.models import Role, User
