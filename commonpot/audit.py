@@ -92,16 +92,7 @@ class AuditEvent(db.Model):
     )
 
     def digest(self) -> str:
-        return event_digest(
-            self.seq,
-            self.community_id,
-            self.actor_id,
-            self.action,
-            self.subject,
-            self.data,
-            self.created_at,
-            self.prev_hash,
-        )
+        return row_digest(self)
 
 
 def event_digest(
@@ -129,6 +120,20 @@ def event_digest(
         sort_keys=True,
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def row_digest(row) -> str:
+    """event_digest() of anything with the event's attributes (an event, a selected row)."""
+    return event_digest(
+        row.seq,
+        row.community_id,
+        row.actor_id,
+        row.action,
+        row.subject,
+        row.data,
+        row.created_at,
+        row.prev_hash,
+    )
 
 
 def record(

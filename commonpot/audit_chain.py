@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .audit import EVENT_COLUMNS, GENESIS, AuditEvent, event_digest
+from .audit import EVENT_COLUMNS, GENESIS, AuditEvent, row_digest
 from .extensions import db
 
 
@@ -131,19 +131,6 @@ def check_chain(batch_size: int = 2000, after: tuple[int, str] | None = None) ->
     return ChainReport(walked, previous.hash if previous else None, None, unsealed_count())
 
 
-def _row_digest(row) -> str:
-    return event_digest(
-        row.seq,
-        row.community_id,
-        row.actor_id,
-        row.action,
-        row.subject,
-        row.data,
-        row.created_at,
-        row.prev_hash,
-    )
-
-
 def _problem(row, previous) -> str | None:
     """What is wrong with this event, given the one before it in seq order; None if nothing."""
     expected_seq = previous.seq + 1 if previous else 1
@@ -159,7 +146,7 @@ def _problem(row, previous) -> str | None:
         )
     if row.prev_hash != (previous.hash if previous else GENESIS):
         return _link_problem(row, previous)
-    if _row_digest(row) != row.hash:
+    if row_digest(row) != row.hash:
         return (
             "it was edited after it was recorded: its stored content (action, subject, data, "
             "actor, community or time) no longer matches its hash"
