@@ -18,6 +18,7 @@ from surveys.services import profile_ballots
 
 from .constraints import instance_constraints
 from .grants import grants_of, usable
+from .hours import hours_by_project
 from .models import (
     AllocationRun,
     Document,
@@ -30,7 +31,6 @@ from .models import (
     SourceKind,
     TargetKind,
 )
-from .pledges import hours_by_project
 
 # The rules the app offers, in optimizer.RULES' order, and equal shares' completions.
 RULES = {

@@ -21,7 +21,7 @@ from .constraint_forms import (
     area_shares_form,
 )
 from .forms import ActionForm
-from .pledges import hours_by_project
+from .hours import hours_by_project
 from .terms import funding_of
 from .views import bp
 

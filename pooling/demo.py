@@ -26,6 +26,7 @@ from surveys import eligibility
 from surveys.services import submit_response
 
 from . import allocation, approval, constraints, grants, issuing, pledges, treasury
+from .hours import pledge_hours
 from .models import Condition, Instrument, OverflowRule, PaymentMethod, PledgeState, TargetKind
 from .terms import set_project_funding, set_terms
 
@@ -461,7 +462,7 @@ def _constraints(r: FundingRound, organizer: User, residents: list[User], rng) -
         )
     for user in residents[:24]:
         title = rng.choice(["Seniors' Digital Help Desk", "Homework Help Hotline"])
-        pledges.pledge_hours(r, user, project[title], hours=rng.choice([2, 4, 4, 6, 8]))
+        pledge_hours(r, user, project[title], hours=rng.choice([2, 4, 4, 6, 8]))
 
 
 LOGINS = f"""

@@ -34,8 +34,9 @@ from surveys.services import priority_scores, response_count
 from . import charts
 from .allocation import plan_table
 from .grants import grant_restriction
+from .hours import hours_by_project
 from .models import AllocationRun, Grant
-from .pledges import hours_by_project, pledge_totals
+from .pledges import pledge_totals
 from .project_money import (
     RunMoney,
     instrument_breakdown,

@@ -23,6 +23,7 @@ from surveys.services import close_if_due, is_due, response_of
 
 from . import grants, pledges
 from .forms import ActionForm
+from .hours import hours_by_project, pledge_hours
 from .models import (
     HoursPledge,
     Instrument,
@@ -119,7 +120,7 @@ class RoundMoney:
 def round_money(funding_round: FundingRound) -> RoundMoney:
     """What the round page shows of the money: counting pledges, grants, project bars."""
     progress = pledges.progress(funding_round)
-    hours = pledges.hours_by_project(funding_round)
+    hours = hours_by_project(funding_round)
     pot, earmarked, pledgers = pledges.pledge_totals(funding_round)
     bars = {}
     for project in funding_round.projects:
@@ -536,7 +537,7 @@ def hours(community: Community, round_id: int):
         else:
             offer = attempt(
                 submitted,
-                pledges.pledge_hours,
+                pledge_hours,
                 funding_round,
                 current_user,
                 project,
@@ -577,7 +578,7 @@ def hours(community: Community, round_id: int):
         forms=forms,
         offers=offers,
         needed={p.id: funding_of(p).hours_needed for p in funding_round.projects},
-        offered=pledges.hours_by_project(funding_round),
+        offered=hours_by_project(funding_round),
         general_errors=(
             [
                 *(

@@ -24,8 +24,8 @@ from commonpot.extensions import db
 from commonpot.models import RoundStatus
 from commonpot.rounds.services import transition
 from pooling.allocation import build_input, chosen_run
+from pooling.hours import pledge_hours
 from pooling.models import FundingLine, OverflowRule
-from pooling.pledges import pledge_hours
 from pooling.terms import set_project_funding
 from tests import factories
 

@@ -23,6 +23,7 @@ from commonpot.rounds.services import grant_role, transition
 from pooling import loans
 from pooling.allocation import pledge_sources, run_allocation
 from pooling.grants import add_grant
+from pooling.hours import pledge_hours
 from pooling.issuing import generate_documents, sign_round
 from pooling.models import (
     Condition,
@@ -33,7 +34,7 @@ from pooling.models import (
     PledgeShare,
     TargetKind,
 )
-from pooling.pledges import confirm_pledge, make_pledge, pledge_hours
+from pooling.pledges import confirm_pledge, make_pledge
 from pooling.settlement import pledge_allocations
 from pooling.terms import set_project_funding, set_terms
 from pooling.treasury import collect_pledge
