@@ -151,8 +151,10 @@ def record(
 
 @functools.cache
 def _event_insert() -> Insert:
-    """Built once (statements are costly to build; SQLAlchemy caches their compiled SQL)."""
-    return insert(AuditEvent).values({name: bindparam(f"event_{name}") for name in _EVENT_FIELDS})
+    """Built once (statements are costly to build; SQLAlchemy caches their compiled SQL),
+    on the table: a Core INSERT skips the ORM's bulk-insert machinery on every event."""
+    table = AuditEvent.__table__
+    return insert(table).values({name: bindparam(f"event_{name}") for name in _EVENT_FIELDS})
 
 
 _EVENT_FIELDS = ("community_id", "actor_id", "action", "subject", "data", "created_at")
