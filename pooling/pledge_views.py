@@ -1,14 +1,11 @@
 """The residents' side of pledging: the pledge form, reviewing and confirming a pledge,
 cancelling or reconfirming it, the receipt page with notices, and volunteer hours.
 
-The round page (a kernel template) shows each project's progress through `round_money`,
-a template global registered here: the kernel never imports pooling.
+The figures the pages show (each project's money bar, loan payments) are in
+`pledge_figures`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -21,7 +18,7 @@ from commonpot.money import format_cents
 from commonpot.web import attempt, requires, round_or_404
 from surveys.services import close_if_due, is_due, response_of
 
-from . import grants, pledges
+from . import pledges
 from .forms import ActionForm
 from .hours import hours_by_project, pledge_hours
 from .models import (
@@ -35,6 +32,7 @@ from .models import (
     TargetKind,
 )
 from .notices import dismiss, notices_for
+from .pledge_figures import monthly_payment, percent_rate, round_money
 from .pledge_forms import ConfirmForm, HoursForm, PledgeForm
 from .terms import funding_of, terms_of
 from .views import bp
@@ -43,133 +41,9 @@ CLOSED = "This round closed at its scheduled time; pledges are no longer taken."
 RISKY = (Instrument.SHARES, Instrument.LOAN)
 
 
-# ---- figures for pages ---------------------------------------------------------------
-
-
-def monthly_payment(principal_cents: int, rate_bps: int | None, months: int | None) -> int | None:
-    """The annuity that repays a loan in equal monthly payments (an estimate, in cents)."""
-    if not months:
-        return None
-    if not rate_bps:
-        return -(-principal_cents // months)  # rounded up: the last payment is a little less
-    rate = Decimal(rate_bps) / Decimal(120_000)  # basis points a year -> fraction a month
-    payment = Decimal(principal_cents) * rate / (1 - (1 + rate) ** -months)
-    return int(payment.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def percent_rate(rate_bps: int | None) -> str:
-    return f"{(rate_bps or 0) / 100:.2f}%"
-
-
-@dataclass
-class Bar:
-    """A project's money on one scale: segments and target marks in percent of `scale`."""
-
-    pledged: int
-    confirmed: int
-    collected: int
-    min_cents: int | None
-    optimum_cents: int | None
-    max_cents: int | None
-    goal: int  # what the bar is read against: the optimum, else the project's cost
-    scale: int
-    overflow: OverflowRule
-    hours_needed: int | None
-    hours_offered: int
-    marks: list[tuple[str, int, float]] = field(default_factory=list)
-
-    def pct(self, cents: int) -> float:
-        return round(min(cents, self.scale) * 100 / self.scale, 2) if self.scale else 0.0
-
-    @property
-    def segments(self) -> list[tuple[str, float]]:
-        collected = self.pct(self.collected)
-        confirmed = self.pct(self.confirmed) - collected
-        pledged = self.pct(self.pledged) - self.pct(self.confirmed)
-        return [("collected", collected), ("confirmed", confirmed), ("pledged", pledged)]
-
-    @property
-    def unconfirmed(self) -> int:
-        return self.pledged - self.confirmed
-
-    @property
-    def reached(self) -> str | None:
-        for name, cents in (
-            ("max", self.max_cents),
-            ("optimum", self.optimum_cents),
-            ("min", self.min_cents),
-        ):
-            if cents and self.confirmed >= cents:
-                return name
-        return None
-
-
-@dataclass
-class RoundMoney:
-    pot_cents: int
-    earmarked_cents: int
-    pledgers: int
-    grants: list[dict]
-    bars: dict[int, Bar]
-
-    @property
-    def grants_cents(self) -> int:
-        return sum(g["amount_cents"] for g in self.grants)
-
-
-def round_money(funding_round: FundingRound) -> RoundMoney:
-    """What the round page shows of the money: counting pledges, grants, project bars."""
-    progress = pledges.progress(funding_round)
-    hours = hours_by_project(funding_round)
-    pot, earmarked, pledgers = pledges.pledge_totals(funding_round)
-    bars = {}
-    for project in funding_round.projects:
-        funding = funding_of(project)
-        row = progress.get(project.id, {"pledged": 0, "confirmed": 0, "collected": 0})
-        goal = funding.optimum_cents or funding.max_cents or project.cost_cents
-        scale = max(funding.max_cents or 0, goal, row["pledged"], 1)
-        bar = Bar(
-            pledged=row["pledged"],
-            confirmed=row["confirmed"],
-            collected=row["collected"],
-            min_cents=funding.min_cents,
-            optimum_cents=funding.optimum_cents,
-            max_cents=funding.max_cents,
-            goal=goal,
-            scale=scale,
-            overflow=funding.overflow or OverflowRule.REFUSE,
-            hours_needed=funding.hours_needed,
-            hours_offered=hours.get(project.id, 0),
-        )
-        for name, cents in (
-            ("min", funding.min_cents),
-            ("optimum", funding.optimum_cents),
-            ("max", funding.max_cents),
-        ):
-            if cents:
-                bar.marks.append((name, cents, bar.pct(cents)))
-        bars[project.id] = bar
-    currency = funding_round.community.currency
-    grant_rows = [
-        {
-            "name": g.name,
-            "funder": g.funder,
-            "amount_cents": g.amount_cents,
-            "rules": grants.grant_restriction(g, currency),
-        }
-        for g in grants.grants_of(funding_round)
-    ]
-    return RoundMoney(
-        pot_cents=pot,
-        earmarked_cents=sum(earmarked.values()),
-        pledgers=pledgers,
-        grants=grant_rows,
-        bars=bars,
-    )
-
-
 @bp.app_context_processor
 def _pledge_helpers() -> dict:
+    """The figures' helpers for every template (the round page, a kernel template, too)."""
     return {
         "round_money": round_money,
         "monthly_payment": monthly_payment,

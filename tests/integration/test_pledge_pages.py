@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from commonpot.extensions import db
 from commonpot.models import Role, RoundStatus, utcnow
 from commonpot.rounds.services import grant_role
+from pooling import loans, pledge_figures
 from pooling.grants import add_grant
 from pooling.models import (
     Condition,
@@ -168,6 +169,16 @@ def test_each_instrument_and_target_through_the_form(app, make_client):
     assert "A gift of $25.00 to the round" in page
     assert "always “keep it all”" in page
     assert "The risk" not in page
+
+
+def test_the_pages_quote_the_repayment_the_term_sheet_states():
+    """A pledge's review page and the term sheet give one monthly repayment (the page's
+    own estimate used to round an interest-free loan up, a cent off the term sheet)."""
+    for principal, rate_bps, months in ((100_000, 0, 3), (120_000, 350, 36), (5_000, 1_250, 7)):
+        page = pledge_figures.monthly_payment(principal, rate_bps, months)
+        assert page == loans.monthly_payment(principal, rate_bps, months)
+    assert pledge_figures.monthly_payment(100_000, 0, 3) == 33_333
+    assert pledge_figures.monthly_payment(100_000, None, None) is None
 
 
 def test_a_round_without_terms_takes_donations_only(app, make_client):
