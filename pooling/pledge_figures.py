@@ -24,6 +24,24 @@ def monthly_payment(principal_cents: int, rate_bps: int | None, months: int | No
     return loans.monthly_payment(principal_cents, rate_bps or 0, months)
 
 
+@dataclass(frozen=True)
+class Repayment:
+    """A loan's repayment as its term sheet's schedule has it (the last payment evens out)."""
+
+    monthly_cents: int
+    total_cents: int
+    interest_cents: int
+    months: int
+
+
+def repayment(principal_cents: int, rate_bps: int | None, months: int | None) -> Repayment | None:
+    if not months:
+        return None
+    rows = loans.schedule(principal_cents, rate_bps or 0, months)
+    total, interest = loans.totals(rows)
+    return Repayment(rows[0].payment_cents, total, interest, months)
+
+
 def percent_rate(rate_bps: int | None) -> str:
     return f"{(rate_bps or 0) / 100:.2f}%"
 

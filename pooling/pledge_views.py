@@ -32,7 +32,7 @@ from .models import (
     TargetKind,
 )
 from .notices import dismiss, notices_for
-from .pledge_figures import monthly_payment, percent_rate, round_money
+from .pledge_figures import monthly_payment, percent_rate, repayment, round_money
 from .pledge_forms import ConfirmForm, HoursForm, PledgeForm
 from .terms import funding_of, terms_of
 from .views import bp
@@ -46,7 +46,6 @@ def _pledge_helpers() -> dict:
     """The figures' helpers for every template (the round page, a kernel template, too)."""
     return {
         "round_money": round_money,
-        "monthly_payment": monthly_payment,
         "percent_rate": percent_rate,
     }
 
@@ -243,7 +242,7 @@ def _review_page(funding_round: FundingRound, pledge: Pledge, confirm_form: Conf
         open_now=_taking_pledges(funding_round),
         can_cancel=pledges.can_cancel(pledge) and not is_due(funding_round),
         deadline=pledges.cancel_deadline(funding_round),
-        monthly=monthly_payment(pledge.amount_cents, pledge.loan_rate_bps, pledge.loan_term_months),
+        repaid=repayment(pledge.amount_cents, pledge.loan_rate_bps, pledge.loan_term_months),
         redirected_from=redirected_from,
         redirected_funding=funding_of(redirected_from) if redirected_from else None,
         notices=[n for n in notices_for(current_user, funding_round) if n.pledge_id == pledge.id],

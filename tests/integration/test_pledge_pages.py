@@ -161,6 +161,8 @@ def test_each_instrument_and_target_through_the_form(app, make_client):
     page = browser.get(f"{base(r)}/pledges/{loan}").get_data(as_text=True)
     assert "You lend $1,200.00 to the cooperative at 3.50% a year for 36 months." in page
     assert "$35.16" in page  # 1,200 at 3.5 % over 36 months: an annuity of $35.16
+    total, interest = loans.totals(loans.schedule(120_000, 350, 36))
+    assert f"${total / 100:,.2f} in all over 36 months (${interest / 100:,.2f} of interest)" in page
     assert "A community loan is unsecured" in page
     page = browser.get(f"{base(r)}/pledges/{several}").get_data(as_text=True)
     assert "never more than $60.50 from you in total" in page
