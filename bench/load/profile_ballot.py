@@ -39,6 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ballots", type=int, default=300)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--dump", metavar="FILE", help="with --profile: write the stats here")
     args = parser.parse_args()
     name, url = bench_load.create_database()
     try:
@@ -112,6 +113,8 @@ def main() -> int:
             for _ in range(args.ballots):
                 ballot()
             profile.disable()
+            if args.dump:
+                profile.dump_stats(args.dump)
             pstats.Stats(profile).sort_stats("cumulative").print_stats(60)
         ceiling_app.engine.dispose()
         with app.app_context():
