@@ -25,7 +25,7 @@ from commonpot.rounds import services as rounds
 from surveys import eligibility
 from surveys.services import submit_response
 
-from . import allocation, approval, constraints, grants, issuing, pledges, treasury
+from . import allocation, approval, constraints, grants, issuing, pledge_tallies, pledges, treasury
 from .hours import pledge_hours
 from .models import Condition, Instrument, OverflowRule, PaymentMethod, PledgeState, TargetKind
 from .terms import set_project_funding, set_terms
@@ -296,7 +296,7 @@ def _pledge(r: FundingRound, user: User, approved: list[int], rng) -> None:
 
 def _collect(r: FundingRound, organizer: User, rng, share: float) -> None:
     """The treasurer's records: most confirmed keep-it-all pledges (or called-in ones) paid."""
-    for pledge in pledges.all_pledges(r):
+    for pledge in pledge_tallies.all_pledges(r):
         if pledge.state != PledgeState.CONFIRMED or rng.random() > share:
             continue
         if r.status == RoundStatus.OPEN and pledge.condition == Condition.ALL_OR_NOTHING:

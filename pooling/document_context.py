@@ -36,7 +36,7 @@ from .allocation import plan_table
 from .grants import grant_restriction
 from .hours import hours_by_project
 from .models import AllocationRun, Grant
-from .pledges import pledge_totals
+from .pledge_tallies import pledge_totals
 from .project_money import (
     RunMoney,
     instrument_breakdown,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from commonpot.models import FundingRound
 
-from . import grants, loans, pledges
+from . import grants, loans, pledge_tallies
 from .hours import hours_by_project
 from .models import OverflowRule
 from .terms import funding_of
@@ -104,9 +104,9 @@ class RoundMoney:
 
 def round_money(funding_round: FundingRound) -> RoundMoney:
     """What the round page shows of the money: counting pledges, grants, project bars."""
-    progress = pledges.progress(funding_round)
+    progress = pledge_tallies.progress(funding_round)
     hours = hours_by_project(funding_round)
-    pot, earmarked, pledgers = pledges.pledge_totals(funding_round)
+    pot, earmarked, pledgers = pledge_tallies.pledge_totals(funding_round)
     bars = {}
     for project in funding_round.projects:
         funding = funding_of(project)

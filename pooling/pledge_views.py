@@ -18,7 +18,7 @@ from commonpot.money import format_cents
 from commonpot.web import attempt, requires, round_or_404
 from surveys.services import close_if_due, is_due, response_of
 
-from . import pledges
+from . import pledge_tallies, pledges
 from .forms import ActionForm
 from .hours import hours_by_project, pledge_hours
 from .models import (
@@ -79,7 +79,7 @@ def _review_url(community: Community, pledge: Pledge, **kw) -> str:
 
 
 def _own_or_404(funding_round: FundingRound, pledge_id: int) -> Pledge:
-    pledge = pledges.own_pledge(funding_round, current_user, pledge_id)
+    pledge = pledge_tallies.own_pledge(funding_round, current_user, pledge_id)
     if pledge is None:  # someone else's pledge is not there, as far as this resident knows
         abort(404)
     return pledge
@@ -105,7 +105,7 @@ def _project_label(project: Project, funding_round: FundingRound) -> str:
     funding = funding_of(project)
     label = f"{project.title} ({_money(funding_round, project.cost_cents)})"
     if funding.max_cents is not None:
-        room = max(funding.max_cents - pledges.project_pledged(project), 0)
+        room = max(funding.max_cents - pledge_tallies.project_pledged(project), 0)
         if room == 0:
             label += (
                 " — full: pledges go to the common pot"
@@ -179,7 +179,9 @@ def pledge(community: Community, round_id: int):
     form.set_limits(terms, community.currency)
     accepted = _offer_choices(form, funding_round, terms)
     change_id = request.args.get("change", type=int)
-    replacing = pledges.own_pledge(funding_round, current_user, change_id) if change_id else None
+    replacing = (
+        pledge_tallies.own_pledge(funding_round, current_user, change_id) if change_id else None
+    )
     if replacing is not None and replacing.state != PledgeState.PLEDGED:
         replacing = None  # a confirmed pledge is cancelled first, then made again
     if not form.is_submitted():
@@ -205,8 +207,8 @@ def pledge(community: Community, round_id: int):
             extra = {"redirected_from": asked["project_ids"][0]} if redirected else {}
             return redirect(_review_url(community, made, **extra))
         form.place_service_errors()
-    mine = pledges.pledges_of(funding_round, current_user)
-    live = pledges.live_total(funding_round, current_user)
+    mine = pledge_tallies.pledges_of(funding_round, current_user)
+    live = pledge_tallies.live_total(funding_round, current_user)
     return render_template(
         "pooling/pledge.html",
         round=funding_round,
@@ -356,7 +358,7 @@ def mine(community: Community, round_id: int):
         .filter_by(round_id=funding_round.id, user_id=current_user.id)
         .order_by(HoursPledge.id)
     ).all()
-    own = pledges.pledges_of(funding_round, current_user)
+    own = pledge_tallies.pledges_of(funding_round, current_user)
     return render_template(
         "pooling/mine.html",
         round=funding_round,
@@ -364,7 +366,7 @@ def mine(community: Community, round_id: int):
         pledges=sorted(own, key=_attention),
         counting=sum(p.amount_cents for p in own if p.counts),
         unconfirmed=sum(p.amount_cents for p in own if p.state == PledgeState.PLEDGED),
-        live_total=pledges.live_total(funding_round, current_user),
+        live_total=pledge_tallies.live_total(funding_round, current_user),
         cap=terms.resident_cap_cents,
         notices=notices_for(current_user, funding_round),
         offers=offers,

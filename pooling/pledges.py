@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from commonpot.audit import record
@@ -19,7 +19,6 @@ from commonpot.money import format_cents
 from . import ledger
 from .ledger import Account
 from .models import (
-    LIVE_STATES,
     OPEN_STATES,
     Condition,
     Instrument,
@@ -30,6 +29,7 @@ from .models import (
     TargetKind,
 )
 from .notices import notify
+from .pledge_tallies import live_total, project_pledged
 from .terms import funding_of, terms_of
 
 MAX_PLEDGE_CENTS = 10_000_000  # $100,000: a neighbourhood pledge, not an investment fund
@@ -89,33 +89,6 @@ def lock_member(funding_round: FundingRound, user: User) -> None:
         )
         .with_for_update()
     ).all()
-
-
-def live_total(funding_round: FundingRound, user: User, *, excluding: int | None = None) -> int:
-    query = select(func.coalesce(func.sum(Pledge.amount_cents), 0)).where(
-        Pledge.round_id == funding_round.id,
-        Pledge.user_id == user.id,
-        Pledge.state.in_(LIVE_STATES),
-        # FIX: a paid pledge the resident cancelled (refund requested) no longer counts,
-        # like a cancelled unpaid one; it used to keep its room under the cap.
-        Pledge.refund_requested.is_(False),
-    )
-    if excluding is not None:
-        query = query.where(Pledge.id != excluding)
-    return int(db.session.scalar(query))
-
-
-def project_pledged(project: Project, *, excluding: int | None = None) -> int:
-    """Live money pledged to this one project alone (several-project pledges not counted)."""
-    query = select(func.coalesce(func.sum(Pledge.amount_cents), 0)).where(
-        Pledge.project_id == project.id,
-        Pledge.target == TargetKind.PROJECT,
-        Pledge.state.in_(LIVE_STATES),
-        Pledge.refund_requested.is_(False),  # FIX: as in live_total
-    )
-    if excluding is not None:
-        query = query.where(Pledge.id != excluding)
-    return int(db.session.scalar(query))
 
 
 def _find_open(
@@ -499,77 +472,3 @@ def ask_reconfirmation(project: Project, changes: dict[str, tuple], *, actor: Us
             changes=what,
         )
     return len(pledges)
-
-
-def pledges_of(funding_round: FundingRound, user: User) -> list[Pledge]:
-    return list(
-        db.session.scalars(
-            select(Pledge).filter_by(round_id=funding_round.id, user_id=user.id).order_by(Pledge.id)
-        )
-    )
-
-
-def own_pledge(funding_round: FundingRound, user: User, pledge_id: int) -> Pledge | None:
-    pledge = db.session.get(Pledge, pledge_id)
-    if pledge is None or pledge.round_id != funding_round.id or pledge.user_id != user.id:
-        return None
-    return pledge
-
-
-def pledge_totals(funding_round: FundingRound) -> tuple[int, dict[int, int], int]:
-    """Counting money: (common pot cents, cents aimed at each single project, pledgers)."""
-    rows = db.session.execute(
-        select(Pledge.target, Pledge.project_id, Pledge.amount_cents, Pledge.user_id).where(
-            Pledge.round_id == funding_round.id,
-            Pledge.state.in_((PledgeState.CONFIRMED, PledgeState.COLLECTED)),
-            Pledge.awaiting_reconfirmation.is_(False),
-            Pledge.refund_requested.is_(False),
-        )
-    ).all()
-    pool = sum(cents for target, _, cents, _ in rows if target == TargetKind.POT)
-    earmarked: dict[int, int] = {}
-    for target, project_id, cents, _ in rows:
-        if target == TargetKind.PROJECT:
-            earmarked[project_id] = earmarked.get(project_id, 0) + cents
-    return pool, earmarked, len({user for *_, user in rows})
-
-
-def progress(funding_round: FundingRound) -> dict[int, dict[str, int]]:
-    """Per project: pledged, confirmed and collected cents from pledges to it alone."""
-    out = {p.id: {"pledged": 0, "confirmed": 0, "collected": 0} for p in funding_round.projects}
-    rows = db.session.execute(
-        select(
-            Pledge.project_id,
-            Pledge.state,
-            Pledge.awaiting_reconfirmation,
-            func.sum(Pledge.amount_cents),
-        )
-        .where(
-            Pledge.round_id == funding_round.id,
-            Pledge.target == TargetKind.PROJECT,
-            Pledge.state.in_(LIVE_STATES),
-            Pledge.refund_requested.is_(False),
-        )
-        .group_by(Pledge.project_id, Pledge.state, Pledge.awaiting_reconfirmation)
-    )
-    for project_id, state, waiting, cents in rows:
-        row = out.get(project_id)
-        if row is None:
-            continue
-        row["pledged"] += int(cents)
-        if waiting:  # shown as pledged only until its resident reconfirms
-            continue
-        if state != PledgeState.PLEDGED:
-            row["confirmed"] += int(cents)
-        if state not in (PledgeState.PLEDGED, PledgeState.CONFIRMED):
-            row["collected"] += int(cents)
-    return out
-
-
-def all_pledges(funding_round: FundingRound) -> list[Pledge]:
-    """Every pledge of the round, oldest first (organizers' and the demo's view)."""
-    return list(
-        db.session.scalars(
-            select(Pledge).where(Pledge.round_id == funding_round.id).order_by(Pledge.id)
-        )
-    )

@@ -20,7 +20,7 @@ from . import loans
 from .allocation import pledge_sources
 from .grants import grant_restriction
 from .models import AllocationRun, Grant, Instrument, Pledge, PledgeState
-from .pledges import all_pledges
+from .pledge_tallies import all_pledges
 from .settlement import grant_allocations, pledge_allocations
 from .terms import funding_of, terms_of
 

@@ -7,7 +7,7 @@ from commonpot.forms import choices
 from commonpot.models import Community, Role, RoundStatus
 from commonpot.web import attempt, requires, round_or_404
 
-from . import allocation, issuing, pledges, receivers, verdicts  # noqa: F401
+from . import allocation, issuing, pledge_tallies, receivers, verdicts  # noqa: F401
 from .forms import ActionForm, AllocateForm, GrantForm, VerifyForm
 from .grants import add_grant, grant_restriction, grants_of
 from .verification import NotAPdf
@@ -44,7 +44,7 @@ def grants(community: Community, round_id: int):
         if grant:
             flash(f"Added the grant “{grant.name}”.", "success")
             return redirect(url_for("pooling.grants", slug=community.slug, round_id=round_id))
-    pool, earmarked, pledgers = pledges.pledge_totals(funding_round)
+    pool, earmarked, pledgers = pledge_tallies.pledge_totals(funding_round)
     status = 422 if form.errors or form.form_errors else 200
     return render_template(
         "pooling/grants.html",

@@ -46,11 +46,11 @@ from pooling.models import (
     SourceKind,
     TargetKind,
 )
+from pooling.pledge_tallies import pledge_totals
 from pooling.pledges import (
     cancel_pledge,
     confirm_pledge,
     make_pledge,
-    pledge_totals,
     reconfirm_pledge,
 )
 from pooling.settlement import apportion, pledge_allocations
