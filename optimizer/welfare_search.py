@@ -24,6 +24,7 @@ from .welfare_model import Bound, WelfareModel
 SOLVED = (solver.OPTIMAL, solver.FEASIBLE)
 AT_LEAST = "at_least_support"
 KEEP_COST = "keep_cost"
+NEW = "walk_new_"  # the walk's rows: "holds a project the witness lacks"
 
 
 @dataclass
@@ -105,29 +106,39 @@ def lexicographic(model: WelfareModel) -> tuple[Found, Bound | None]:
     if by_cost is not None:
         region = by_cost.fixings(top, region)
     model.set_row(KEEP_COST, model.costs, ">=", top)
+    chosen, walked = _walk(model, chosen, region)
+    statuses += walked
+    return Found(solver.worst(*statuses), chosen, best, top, statuses), bound
+
+
+def _walk(
+    model: WelfareModel, chosen: frozenset[str], region: Mapping[str, int]
+) -> tuple[frozenset[str], list[str]]:
+    """Walk the ids not in `region` in ascending order, keeping each project when some
+    best selection agreeing with the walk so far holds it; `chosen` is such a selection
+    (a witness) throughout. Where the witness lacks project p, one solve asks two
+    questions: among the best selections agreeing so far that hold some project the
+    witness lacks (a row), maximise y[p]. Infeasible: the witness is the answer. Else its
+    answer is the next witness, and holds p exactly when some best selection can. Cheap
+    for the solver: the objective's bound is 1, and an infeasible query is proven by the
+    relaxation most of the time."""
     fixed = dict(region)
     order = [p for p in model.ids if p not in region]  # model.ids is sorted
-    i = 0
-    while i < len(order):
-        while i < len(order) and order[i] in chosen:
-            fixed[order[i]] = 1
-            i += 1
-        if i == len(order):
-            break
-        # Does any best selection that agrees so far hold a project `chosen` lacks?
-        outside = {p: 1 for p in order[i:] if p not in chosen}
-        query = _exact_solve(model, fixed, outside)
+    statuses: list[str] = []
+    for i, project in enumerate(order):
+        if project in chosen:
+            fixed[project] = 1
+            continue
+        name = f"{NEW}{i}"
+        model.set_row(name, {p: 1 for p in order[i:] if p not in chosen}, ">=", 1)
+        query = _exact_solve(model, fixed, {project: 1})
+        model.relax_row(name)
         statuses += query.statuses
-        if query.chosen is None or not query.chosen & outside.keys():
-            break  # no: `chosen` is the answer
-        if order[i] not in query.chosen:  # ask about order[i] itself
-            query = _exact_solve(model, {**fixed, order[i]: 1}, outside)
-            statuses += query.statuses
-        if query.chosen is not None:
-            chosen = query.chosen
-        fixed[order[i]] = 1 if order[i] in chosen else 0
-        i += 1
-    return Found(solver.worst(*statuses), chosen, best, top, statuses), bound
+        if query.chosen is None:
+            break  # no best selection agreeing so far holds anything the witness lacks
+        chosen = query.chosen
+        fixed[project] = 1 if project in chosen else 0
+    return chosen, statuses
 
 
 def best_cost_with(model: WelfareModel, bound: Bound | None, best: int, project: str) -> Found:
