@@ -86,8 +86,14 @@ class Community(db.Model):
     timezone: Mapped[str] = mapped_column(String(60), default="UTC")
     quorum: Mapped[int] = mapped_column(Integer, default=2)
     # The community's signing authority: its certificate is what verification trusts.
-    authority_cert_pem: Mapped[bytes | None] = mapped_column(LargeBinary)
-    authority_key_pem: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted PEM
+    # Loaded only when signing or verifying reads them (one query for both): every page
+    # loads the community, and the key, even encrypted, has no business in those rows.
+    authority_cert_pem: Mapped[bytes | None] = mapped_column(
+        LargeBinary, deferred=True, deferred_group="authority"
+    )
+    authority_key_pem: Mapped[bytes | None] = mapped_column(  # encrypted PEM
+        LargeBinary, deferred=True, deferred_group="authority"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("quorum >= 1", name="quorum_positive"),)
