@@ -108,13 +108,34 @@ class FundingFlow:
         """Whether `project_id` could be added too (nothing changes)."""
         return feasible(self.instance, [*self.funded, project_id])
 
+    def raisable(self, project_id: str) -> int:
+        """The most `project_id` could raise beside the funded set (nothing changes). An
+        augmenting path never takes flow off another project's edge into the sink, so
+        this is the max-flow answer of `raisable` below without building the flow anew."""
+        project = self.instance.projects[self._index[project_id]]
+        if project_id in self.funded or project.cost == 0:
+            return project.cost
+        saved = [dict(edges) for edges in self._net.residual]
+        self._net.add(self._node(project), self._sink, project.cost)
+        got = self._net.augment(0, self._sink)
+        self._net.residual = saved
+        return got
+
+    def state(self) -> tuple:
+        """What `restore` needs to undo later additions."""
+        return [dict(e) for e in self._net.residual], set(self.funded), self.raised
+
+    def restore(self, state: tuple) -> None:
+        residual, funded, raised = state
+        self._net.residual, self.funded, self.raised = residual, set(funded), raised
+
     def add_all(self, project_ids: Iterable[str]) -> bool:
         """Add several projects; False (and nothing added) when they cannot all be funded."""
-        saved = ([dict(e) for e in self._net.residual], set(self.funded), self.raised)
+        saved = self.state()
         for project_id in project_ids:
             cost = self.instance.projects[self._index[project_id]].cost
             if self.try_add(project_id) < cost:
-                self._net.residual, self.funded, self.raised = saved
+                self.restore(saved)
                 return False
         return True
 

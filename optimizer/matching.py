@@ -40,18 +40,25 @@ def alone(instance: Instance, project: Project) -> int:
     return min(project.cost, total)
 
 
-def most_cents(instance: Instance, selected: Iterable[str], project_id: str) -> int:
-    """Most cents `project_id` could get while `selected` stays fully funded (exact)."""
+def most_cents(
+    instance: Instance, selected: Iterable[str], project_id: str, bound: int | None = None
+) -> int:
+    """Most cents `project_id` could get while `selected` stays fully funded (exact).
+    `bound`: the max-flow's answer for the same question, when the caller has it."""
     others = set(selected) - {project_id}
     if not others:
         return alone(instance, instance.project(project_id))
-    bound = flow.raisable(instance, others, project_id)  # ValueError when others do not fit
+    if bound is None:  # ValueError when the others do not fit
+        bound = flow.raisable(instance, others, project_id)
     if bound == 0 or not instance.matching:
         return bound
     project = instance.project(project_id)
     chosen = [instance.project(p) for p in sorted(others)]
     model = PlanModel(instance, chosen, project)
-    status = model.solve({(s.id, p.id): 1 for s, p in model.pairs if p.id == project_id})
+    # HiGHS, in-process: CBC took twice as long here, and CBC's false "infeasible" on
+    # tight rounds (see PlanModel.solve) would end the run with an error.
+    objective = {(s.id, p.id): 1 for s, p in model.pairs if p.id == project_id}
+    status = model.solve(objective, highs=True)
     if status == solver.INFEASIBLE:
         raise ValueError("the selected projects cannot be funded together")
     if status != solver.OPTIMAL:
@@ -69,11 +76,15 @@ class MatchedFunding:
         self._cost = {p.id: p.cost for p in instance.projects}
         self.funded: set[str] = set()
         self.raised = 0
+        # The funded set in the max-flow, matching ignored: its bound is kept up to date
+        # here instead of a new flow being built for every question.
+        self._relaxed = FundingFlow(instance)
 
     def _got(self, project_id: str) -> int:
         key = (frozenset(self.funded), project_id)
         if key not in self.memo:
-            self.memo[key] = most_cents(self.instance, self.funded, project_id)
+            bound = self._relaxed.raisable(project_id)
+            self.memo[key] = most_cents(self.instance, self.funded, project_id, bound)
         return self.memo[key]
 
     def try_add(self, project_id: str) -> int:
@@ -84,14 +95,17 @@ class MatchedFunding:
         if got == self._cost[project_id]:
             self.funded.add(project_id)
             self.raised += got
+            if self._relaxed.try_add(project_id) != got:  # the relaxation holds more
+                raise solver.SolverError(f"the max-flow cannot fund {project_id}")
         return got
 
     def add_all(self, project_ids: Iterable[str]) -> bool:
         """Add several projects; False (and nothing added) when they cannot all be funded."""
-        saved = set(self.funded), self.raised
+        saved = set(self.funded), self.raised, self._relaxed.state()
         for project_id in project_ids:
             if self.try_add(project_id) < self._cost[project_id]:
-                self.funded, self.raised = saved
+                self.funded, self.raised = saved[0], saved[1]
+                self._relaxed.restore(saved[2])
                 return False
         return True
 

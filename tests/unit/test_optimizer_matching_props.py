@@ -29,6 +29,7 @@ from optimizer import (
     raisable,
     support,
 )
+from optimizer.matching import MatchedFunding
 
 from .test_optimizer_bruteforce import may_give
 
@@ -145,6 +146,36 @@ def test_feasibility_agrees_with_brute_force(
     keep = tuple(p for p in others if data.draw(st.booleans()))
     if most(instance, keep) >= 0:
         assert raisable(instance, [p.id for p in keep], target.id) == most(instance, keep, target)
+
+
+@SETTINGS
+@given(elections(), st.data())
+def test_the_growing_funded_set_answers_as_brute_force(
+    election: tuple[Instance, Profile], data: st.DataObject
+) -> None:
+    """What greedy and equal shares ask as their set grows (the max-flow kept up to date
+    beside it, the integer model behind it): every answer exact, a refused `add_all`
+    leaving nothing behind."""
+    instance, _ = election
+    by_id = {p.id: p for p in instance.projects}
+    funding = MatchedFunding(instance)
+    order = data.draw(st.permutations([p.id for p in instance.projects]))
+    for project_id in order:
+        if data.draw(st.booleans()):
+            rest = [p for p in order if p not in funding.funded]
+            group = data.draw(st.lists(st.sampled_from(rest), max_size=2, unique=True))
+            before = set(funding.funded)
+            together = tuple(by_id[p] for p in sorted(before | set(group)))
+            assert funding.add_all(group) == (most(instance, together) >= 0)
+            if funding.funded != before | set(group):
+                assert funding.funded == before
+        funded = tuple(by_id[p] for p in sorted(funding.funded - {project_id}))
+        expected = most(instance, funded, by_id[project_id])
+        if project_id in funding.funded:
+            expected = by_id[project_id].cost
+        assert funding.try_add(project_id) == expected
+        assert (project_id in funding.funded) == (expected == by_id[project_id].cost)
+        assert funding.raised == sum(by_id[p].cost for p in funding.funded)
 
 
 def assert_valid(result: Result, instance: Instance) -> None:
