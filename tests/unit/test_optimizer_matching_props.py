@@ -161,8 +161,8 @@ def test_the_growing_funded_set_answers_as_brute_force(
     funding = MatchedFunding(instance)
     order = data.draw(st.permutations([p.id for p in instance.projects]))
     for project_id in order:
-        if data.draw(st.booleans()):
-            rest = [p for p in order if p not in funding.funded]
+        rest = [p for p in order if p not in funding.funded]
+        if rest and data.draw(st.booleans()):
             group = data.draw(st.lists(st.sampled_from(rest), max_size=2, unique=True))
             before = set(funding.funded)
             together = tuple(by_id[p] for p in sorted(before | set(group)))
