@@ -23,8 +23,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from doc_block import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench-matching:begin -->", "<!-- bench-matching:end -->"
 SIZES = (100, 200, 500)
 RULES = (("greedy", None), ("equal-shares", "none"), ("equal-shares", "add1"))
@@ -78,18 +79,6 @@ def table(rows: dict[tuple[int, str], dict], cap: float, load: float) -> str:
     return "\n".join(lines)
 
 
-def write(text: str) -> None:
-    doc = DOC.read_text()
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in doc:
-        before, rest = doc.split(BEGIN, 1)
-        doc = before + block + rest.split(END, 1)[1]
-    else:
-        heading = "\n\n## greedy and equal shares with matching grants\n\n"
-        doc = doc.rstrip() + heading + block + "\n"
-    DOC.write_text(doc)
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cap", type=float, default=300.0, help="seconds per run")
@@ -109,7 +98,7 @@ def main(argv: list[str]) -> None:
     text = table(rows, args.cap, load)
     print(text)
     if not args.no_write:
-        write(text)
+        write_block(BEGIN, END, text, "greedy and equal shares with matching grants")
 
 
 if __name__ == "__main__":

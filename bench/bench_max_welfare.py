@@ -28,8 +28,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from doc_block import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench-max-welfare:begin -->", "<!-- bench-max-welfare:end -->"
 
 CASES = {
@@ -155,17 +156,6 @@ def table(rows: dict[str, dict], limit: float, cap: float, load: float) -> str:
     return "\n".join(lines)
 
 
-def write(text: str) -> None:
-    doc = DOC.read_text()
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in doc:
-        before, rest = doc.split(BEGIN, 1)
-        doc = before + block + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip() + "\n\n## max-welfare on generated rounds\n\n" + block + "\n"
-    DOC.write_text(doc)
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help=f"any of {', '.join(CASES)} (default: all)")
@@ -187,7 +177,7 @@ def main(argv: list[str]) -> None:
     text = table(rows, args.limit, args.cap, load)
     print(text)
     if not args.no_write:
-        write(text)
+        write_block(BEGIN, END, text, "max-welfare on generated rounds")
 
 
 if __name__ == "__main__":
