@@ -95,7 +95,8 @@ class MatchedFunding:
         if got == self._cost[project_id]:
             self.funded.add(project_id)
             self.raised += got
-            if self._relaxed.try_add(project_id) != got:  # the relaxation holds more
+            # What the exact model funds the relaxation funds too; anything else is a bug.
+            if self._relaxed.try_add(project_id) != got:
                 raise solver.SolverError(f"the max-flow cannot fund {project_id}")
         return got
 

@@ -129,7 +129,7 @@ def _walk(
         if project in chosen:
             fixed[project] = 1
             continue
-        name = f"{NEW}{i}"
+        name = f"{NEW}{len(model.rows)}"  # a new row: set_row keeps a name's coefficients
         model.set_row(name, {p: 1 for p in order[i:] if p not in chosen}, ">=", 1)
         query = _exact_solve(model, fixed, {project: 1})
         model.relax_row(name)
