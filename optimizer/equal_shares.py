@@ -119,7 +119,7 @@ class _Purse:
                 self.guard.add(project)
         else:
             self.short[project.id] = got
-            without = unmatched(self.instance, self.chosen, project, got)
+            without = unmatched(self.instance, self.chosen, project, got, self.flow)
             if without is None:
                 self.unmatched.pop(project.id, None)
             else:

@@ -18,44 +18,76 @@ from .model import Instance, Project
 
 
 class _Network:
-    """Residual graph for Edmonds-Karp (shortest augmenting paths)."""
+    """Residual graph for Edmonds-Karp (shortest augmenting paths), with an undo log.
+
+    Every change to a residual capacity is logged, so a tentative augmentation is undone
+    by replaying the log back to a mark instead of copying the whole graph first: the
+    graph has an edge per (source, eligible project), the changes of one question touch
+    a few paths. Paths are searched backwards from the sink, which only the funded
+    projects (and the one asked about) reach, so the projects nobody funds are never
+    visited.
+    """
 
     def __init__(self, size: int) -> None:
         self.residual: list[dict[int, int]] = [{} for _ in range(size)]
+        self._log: list[tuple[int, int, int | None]] = []
+
+    def _set(self, u: int, v: int, value: int) -> None:
+        edges = self.residual[u]
+        self._log.append((u, v, edges.get(v)))
+        edges[v] = value
 
     def add(self, u: int, v: int, capacity: int, flow: int = 0) -> None:
         """An edge of `capacity` already carrying `flow`."""
-        self.residual[u][v] = self.residual[u].get(v, 0) + capacity - flow
-        self.residual[v][u] = self.residual[v].get(u, 0) + flow
+        self._set(u, v, self.residual[u].get(v, 0) + capacity - flow)
+        self._set(v, u, self.residual[v].get(u, 0) + flow)
+
+    def keep(self) -> None:
+        """Make every change so far permanent (no mark taken before this is valid)."""
+        self._log.clear()
+
+    def mark(self) -> int:
+        """A point `undo` can return the graph to."""
+        return len(self._log)
+
+    def undo(self, mark: int) -> None:
+        """Restore every capacity (and edge) to what it was at `mark`."""
+        log, residual = self._log, self.residual
+        while len(log) > mark:
+            u, v, old = log.pop()
+            if old is None:
+                del residual[u][v]
+            else:
+                residual[u][v] = old
 
     def augment(self, source: int, sink: int) -> int:
         """Push as much extra flow as possible from source to sink; return the amount."""
+        residual = self.residual
         total = 0
         while True:
-            parent = {source: source}
-            queue = deque([source])
-            while queue and sink not in parent:
-                u = queue.popleft()
-                for v, capacity in self.residual[u].items():
-                    if capacity > 0 and v not in parent:
-                        parent[v] = u
-                        queue.append(v)
-            if sink not in parent:
+            towards = {sink: sink}  # node -> next node on its shortest path to the sink
+            queue = deque([sink])
+            while queue and source not in towards:
+                v = queue.popleft()
+                for u in residual[v]:  # an edge's reverse is always stored beside it
+                    if u not in towards and residual[u][v] > 0:
+                        towards[u] = v
+                        queue.append(u)
+            if source not in towards:
                 return total
             bottleneck = None
-            v = sink
-            while v != source:
-                u = parent[v]
-                capacity = self.residual[u][v]
+            u = source
+            while u != sink:
+                capacity = residual[u][towards[u]]
                 bottleneck = capacity if bottleneck is None else min(bottleneck, capacity)
-                v = u
+                u = towards[u]
             assert bottleneck is not None
-            v = sink
-            while v != source:
-                u = parent[v]
-                self.residual[u][v] -= bottleneck
-                self.residual[v][u] += bottleneck
-                v = u
+            u = source
+            while u != sink:
+                v = towards[u]
+                self._set(u, v, residual[u][v] - bottleneck)
+                self._set(v, u, residual[v][u] + bottleneck)
+                u = v
             total += bottleneck
 
 
@@ -76,6 +108,7 @@ class FundingFlow:
                 limit = source.limit(project)
                 if limit:
                     self._net.add(1 + i, self._first_project + j, limit)
+        self._net.keep()
         self.funded: set[str] = set()
         self.raised = 0
 
@@ -94,40 +127,49 @@ class FundingFlow:
         if project.cost == 0:
             self.funded.add(project_id)
             return 0
-        saved = [dict(edges) for edges in self._net.residual]
+        mark = self._net.mark()
         self._net.add(self._node(project), self._sink, project.cost)
         got = self._net.augment(0, self._sink)
         if got == project.cost:
             self.funded.add(project_id)
             self.raised += got
         else:
-            self._net.residual = saved
+            self._net.undo(mark)
         return got
 
     def fits(self, project_id: str) -> bool:
         """Whether `project_id` could be added too (nothing changes)."""
         return feasible(self.instance, [*self.funded, project_id])
 
-    def raisable(self, project_id: str) -> int:
-        """The most `project_id` could raise beside the funded set (nothing changes). An
-        augmenting path never takes flow off another project's edge into the sink, so
-        this is the max-flow answer of `raisable` below without building the flow anew."""
+    def raisable_plan(self, project_id: str) -> tuple[int, dict[str, dict[str, int]]]:
+        """`raisable`, with one integer plan that reaches it: cents per source for every
+        funded project and for `project_id` (nothing changes)."""
         project = self.instance.projects[self._index[project_id]]
         if project_id in self.funded or project.cost == 0:
-            return project.cost
-        saved = [dict(edges) for edges in self._net.residual]
+            raise ValueError(f"{project_id} is funded or free: nothing to raise")
+        mark = self._net.mark()
         self._net.add(self._node(project), self._sink, project.cost)
         got = self._net.augment(0, self._sink)
-        self._net.residual = saved
-        return got
+        residual = self._net.residual
+        plan: dict[str, dict[str, int]] = {}
+        for pid in (*self.funded, project_id):
+            back = residual[self._first_project + self._index[pid]]
+            plan[pid] = {
+                source.id: back[1 + i]
+                for i, source in enumerate(self.instance.sources)
+                if back.get(1 + i, 0) > 0  # the reverse edge holds the flow
+            }
+        self._net.undo(mark)
+        return got, plan
 
-    def state(self) -> tuple:
+    def state(self) -> tuple[int, frozenset[str], int]:
         """What `restore` needs to undo later additions."""
-        return [dict(e) for e in self._net.residual], set(self.funded), self.raised
+        return self._net.mark(), frozenset(self.funded), self.raised
 
-    def restore(self, state: tuple) -> None:
-        residual, funded, raised = state
-        self._net.residual, self.funded, self.raised = residual, set(funded), raised
+    def restore(self, state: tuple[int, frozenset[str], int]) -> None:
+        mark, funded, raised = state
+        self._net.undo(mark)
+        self.funded, self.raised = set(funded), raised
 
     def add_all(self, project_ids: Iterable[str]) -> bool:
         """Add several projects; False (and nothing added) when they cannot all be funded."""

@@ -99,7 +99,7 @@ def greedy(instance: Instance, profile: Profile, *, money: MoneyFormat = format_
                 f"from eligible sources when its turn came ({where})."
             )
             numbers["raisable"] = got
-            without = unmatched(instance, flow.funded, project, got)  # unchanged: refused
+            without = unmatched(instance, flow.funded, project, got, flow)  # unchanged: refused
             if without is not None:
                 text += " " + matching_note(instance, project, without, money)
                 numbers["raisable_without_matching"] = without

@@ -8,7 +8,7 @@ the integer funding model; instances without matching keep the fast max-flow, un
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from math import gcd
 
 from . import flow, solver
@@ -16,8 +16,9 @@ from .flow import FundingFlow
 from .funding import PlanModel, fundable
 from .model import Instance, MoneyFormat, Project
 
-# (projects already funded, project asked about) -> most cents it could raise
-Memo = dict[tuple[frozenset[str], str], int]
+# (projects already funded, project asked about) -> (most cents it could raise, the same
+# with matching ignored: the max-flow's bound, which explanations quote)
+Memo = dict[tuple[frozenset[str], str], tuple[int, int]]
 
 
 def alone(instance: Instance, project: Project) -> int:
@@ -38,6 +39,18 @@ def alone(instance: Instance, project: Project) -> int:
         else:
             total += min(limit, source.match_percent * resident // 100)
     return min(project.cost, total)
+
+
+def matches(instance: Instance, plan: Mapping[str, Mapping[str, int]]) -> bool:
+    """Whether a plan (cents per source for each project) gives no project more of a
+    matching grant than that grant's share of the project's resident cents."""
+    residents = [s.id for s in instance.sources if s.resident]
+    grants = [(s.id, s.match_percent) for s in instance.sources if s.match_percent is not None]
+    for cents in plan.values():
+        resident = sum(cents.get(s, 0) for s in residents)
+        if any(100 * cents.get(s, 0) > percent * resident for s, percent in grants):
+            return False
+    return True
 
 
 def most_cents(
@@ -68,7 +81,8 @@ def most_cents(
 
 class MatchedFunding:
     """`FundingFlow`'s interface, answered by the integer model; `memo` may be shared by
-    several runs over the same instance (equal shares re-runs with growing shares)."""
+    several runs over the same instance (equal shares re-runs with growing shares, and
+    most of its questions were answered in an earlier run)."""
 
     def __init__(self, instance: Instance, memo: Memo | None = None) -> None:
         self.instance = instance
@@ -76,43 +90,71 @@ class MatchedFunding:
         self._cost = {p.id: p.cost for p in instance.projects}
         self.funded: set[str] = set()
         self.raised = 0
-        # The funded set in the max-flow, matching ignored: its bound is kept up to date
-        # here instead of a new flow being built for every question.
-        self._relaxed = FundingFlow(instance)
+        # The funded set in the max-flow, matching ignored, for the bound of a question the
+        # memo cannot answer; built, and brought up to date, only then (`_pending`).
+        self._relaxed: FundingFlow | None = None
+        self._pending: list[str] = []
 
-    def _got(self, project_id: str) -> int:
+    def _relaxation(self) -> FundingFlow:
+        if self._relaxed is None:
+            self._relaxed = FundingFlow(self.instance)
+        for project_id in self._pending:
+            # What the exact model funds the relaxation funds too; anything else is a bug.
+            if self._relaxed.try_add(project_id) != self._cost[project_id]:
+                raise solver.SolverError(f"the max-flow cannot fund {project_id}")
+        self._pending.clear()
+        return self._relaxed
+
+    def _answer(self, project_id: str) -> tuple[int, int]:
         key = (frozenset(self.funded), project_id)
         if key not in self.memo:
-            bound = self._relaxed.raisable(project_id)
-            self.memo[key] = most_cents(self.instance, self.funded, project_id, bound)
+            if self._cost[project_id] == 0:
+                bound = 0
+            else:
+                bound, plan = self._relaxation().raisable_plan(project_id)
+                if matches(self.instance, plan):  # the bound is reached: no solver needed
+                    self.memo[key] = bound, bound
+                    return bound, bound
+            self.memo[key] = most_cents(self.instance, self.funded, project_id, bound), bound
         return self.memo[key]
 
     def try_add(self, project_id: str) -> int:
         """Fund `project_id` if it fits in full; return the most it could raise."""
         if project_id in self.funded:
             return self._cost[project_id]
-        got = self._got(project_id)
+        got = self._answer(project_id)[0]
         if got == self._cost[project_id]:
             self.funded.add(project_id)
             self.raised += got
-            # What the exact model funds the relaxation funds too; anything else is a bug.
-            if self._relaxed.try_add(project_id) != got:
-                raise solver.SolverError(f"the max-flow cannot fund {project_id}")
+            self._pending.append(project_id)
         return got
+
+    def without_matching(self, project_id: str) -> int:
+        """What `project_id` could raise beside the funded set if grants matched nothing."""
+        if project_id in self.funded:
+            return self._cost[project_id]
+        return self._answer(project_id)[1]
 
     def add_all(self, project_ids: Iterable[str]) -> bool:
         """Add several projects; False (and nothing added) when they cannot all be funded."""
-        saved = set(self.funded), self.raised, self._relaxed.state()
+        funded, raised = set(self.funded), self.raised
+        relaxed = None if self._relaxed is None else self._relaxed.state()
         for project_id in project_ids:
             if self.try_add(project_id) < self._cost[project_id]:
-                self.funded, self.raised = saved[0], saved[1]
-                self._relaxed.restore(saved[2])
+                self.funded, self.raised = funded, raised
+                if relaxed is None:  # made during this call: made again when needed
+                    self._relaxed = None
+                else:
+                    assert self._relaxed is not None
+                    self._relaxed.restore(relaxed)
+                routed = set() if self._relaxed is None else self._relaxed.funded
+                self._pending = sorted(funded - routed)
                 return False
         return True
 
     def fits(self, project_id: str) -> bool:
         """Whether `project_id` could be added too (nothing changes)."""
-        return project_id in self.funded or self._got(project_id) == self._cost[project_id]
+        return project_id in self.funded or self._answer(project_id)[0] == self._cost[project_id]
 
 
 Funding = FundingFlow | MatchedFunding
@@ -142,13 +184,21 @@ def ratio_text(percent: int) -> str:
 
 
 def unmatched(
-    instance: Instance, selected: Iterable[str], project: Project, got: int
+    instance: Instance,
+    selected: Iterable[str],
+    project: Project,
+    got: int,
+    funding: Funding | None = None,
 ) -> int | None:
     """What `project` could have raised without matching ratios, when that is more than
-    `got` (so matching is what held it back); None otherwise."""
+    `got` (so matching is what held it back); None otherwise. `funding`: the funding
+    that just refused it (funding `selected`), whose answer already holds the number."""
     if not instance.matching or got >= project.cost:
         return None
-    without = flow.raisable(instance, selected, project.id)
+    if isinstance(funding, MatchedFunding):
+        without = funding.without_matching(project.id)
+    else:
+        without = flow.raisable(instance, selected, project.id)
     return without if without > got else None
 
 

@@ -24,6 +24,7 @@ from optimizer import (
     check_plan,
     equal_shares,
     feasible,
+    flow,
     greedy,
     max_welfare,
     raisable,
@@ -173,6 +174,9 @@ def test_the_growing_funded_set_answers_as_brute_force(
         expected = most(instance, funded, by_id[project_id])
         if project_id in funding.funded:
             expected = by_id[project_id].cost
+        else:  # what explanations quote beside the exact answer: the max-flow's
+            without = flow.raisable(instance, funding.funded, project_id)
+            assert funding.without_matching(project_id) == without
         assert funding.try_add(project_id) == expected
         assert (project_id in funding.funded) == (expected == by_id[project_id].cost)
         assert funding.raised == sum(by_id[p].cost for p in funding.funded)
