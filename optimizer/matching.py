@@ -17,8 +17,9 @@ from .funding import PlanModel, fundable
 from .model import Instance, MoneyFormat, Project
 
 # (projects already funded, project asked about) -> (most cents it could raise, the same
-# with matching ignored: the max-flow's bound, which explanations quote)
-Memo = dict[tuple[frozenset[str], str], tuple[int, int]]
+# with matching ignored: the max-flow's bound, which explanations quote). The first is
+# None until someone needs it when the bound already says the project does not fit.
+Memo = dict[tuple[frozenset[str], str], tuple[int | None, int]]
 
 
 def alone(instance: Instance, project: Project) -> int:
@@ -105,24 +106,30 @@ class MatchedFunding:
         self._pending.clear()
         return self._relaxed
 
-    def _answer(self, project_id: str) -> tuple[int, int]:
+    def _answer(self, project_id: str, exact: bool = True) -> tuple[int | None, int]:
+        """(most cents, bound) for `project_id` beside the funded set; the first only when
+        `exact` or when the bound does not settle "does it fit" (a bound short of the
+        cost does: the integer model's solve is then only for the explanation's number)."""
         key = (frozenset(self.funded), project_id)
-        if key not in self.memo:
+        got, bound = self.memo.get(key, (None, None))
+        if bound is None:
             if self._cost[project_id] == 0:
-                bound = 0
+                got = bound = 0
             else:
                 bound, plan = self._relaxation().raisable_plan(project_id)
                 if matches(self.instance, plan):  # the bound is reached: no solver needed
-                    self.memo[key] = bound, bound
-                    return bound, bound
-            self.memo[key] = most_cents(self.instance, self.funded, project_id, bound), bound
-        return self.memo[key]
+                    got = bound
+        if got is None and (exact or bound == self._cost[project_id]):
+            got = most_cents(self.instance, self.funded, project_id, bound)
+        self.memo[key] = got, bound
+        return got, bound
 
     def try_add(self, project_id: str) -> int:
         """Fund `project_id` if it fits in full; return the most it could raise."""
         if project_id in self.funded:
             return self._cost[project_id]
         got = self._answer(project_id)[0]
+        assert got is not None
         if got == self._cost[project_id]:
             self.funded.add(project_id)
             self.raised += got
@@ -133,7 +140,7 @@ class MatchedFunding:
         """What `project_id` could raise beside the funded set if grants matched nothing."""
         if project_id in self.funded:
             return self._cost[project_id]
-        return self._answer(project_id)[1]
+        return self._answer(project_id, exact=False)[1]
 
     def add_all(self, project_ids: Iterable[str]) -> bool:
         """Add several projects; False (and nothing added) when they cannot all be funded."""
@@ -154,7 +161,9 @@ class MatchedFunding:
 
     def fits(self, project_id: str) -> bool:
         """Whether `project_id` could be added too (nothing changes)."""
-        return project_id in self.funded or self._answer(project_id)[0] == self._cost[project_id]
+        if project_id in self.funded:
+            return True
+        return self._answer(project_id, exact=False)[0] == self._cost[project_id]
 
 
 Funding = FundingFlow | MatchedFunding

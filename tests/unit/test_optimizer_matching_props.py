@@ -177,6 +177,7 @@ def test_the_growing_funded_set_answers_as_brute_force(
         else:  # what explanations quote beside the exact answer: the max-flow's
             without = flow.raisable(instance, funding.funded, project_id)
             assert funding.without_matching(project_id) == without
+        assert funding.fits(project_id) == (expected == by_id[project_id].cost)
         assert funding.try_add(project_id) == expected
         assert (project_id in funding.funded) == (expected == by_id[project_id].cost)
         assert funding.raised == sum(by_id[p].cost for p in funding.funded)
