@@ -12,9 +12,14 @@ is ignored, which makes the flow a relaxation for such instances (see `matching.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .model import Instance, Project
+
+# cents per source id, for each project id
+Plan = dict[str, dict[str, int]]
+# given a plan: (source id, project id) edges to lower, and the most each may then carry
+Repair = Callable[[Plan], dict[tuple[str, str], int]]
 
 
 class _Network:
@@ -141,17 +146,39 @@ class FundingFlow:
         """Whether `project_id` could be added too (nothing changes)."""
         return feasible(self.instance, [*self.funded, project_id])
 
-    def raisable_plan(self, project_id: str) -> tuple[int, dict[str, dict[str, int]]]:
-        """`raisable`, with one integer plan that reaches it: cents per source for every
-        funded project and for `project_id` (nothing changes)."""
+    def raisable_plan(
+        self, project_id: str, repair: Repair | None = None, rounds: int = 3
+    ) -> tuple[int, Plan]:
+        """(the most `project_id` could raise beside the funded set; one integer plan, cents
+        per source for every funded project and for it). Nothing changes.
+
+        Without `repair` the plan funds them all and gives `project_id` that most. With it,
+        given a plan, `repair` names (source, project) edges and the most each may carry
+        (say, what a matching ratio allows); those edges are lowered and the flow re-routed,
+        up to `rounds` times. The plan still keeps the flow's rules, but may then leave a
+        project short: the caller checks what it got.
+        """
         project = self.instance.projects[self._index[project_id]]
         if project_id in self.funded or project.cost == 0:
             raise ValueError(f"{project_id} is funded or free: nothing to raise")
         mark = self._net.mark()
         self._net.add(self._node(project), self._sink, project.cost)
-        got = self._net.augment(0, self._sink)
+        most = self._net.augment(0, self._sink)
+        plan = self._plan(project_id)
+        for _ in range(rounds if repair is not None else 0):
+            lower = repair(plan)
+            if not lower:
+                break
+            for (source_id, pid), cents in lower.items():
+                self._lower(source_id, pid, cents)
+            self._net.augment(0, self._sink)
+            plan = self._plan(project_id)
+        self._net.undo(mark)
+        return most, plan
+
+    def _plan(self, project_id: str) -> Plan:
         residual = self._net.residual
-        plan: dict[str, dict[str, int]] = {}
+        plan: Plan = {}
         for pid in (*self.funded, project_id):
             back = residual[self._first_project + self._index[pid]]
             plan[pid] = {
@@ -159,8 +186,25 @@ class FundingFlow:
                 for i, source in enumerate(self.instance.sources)
                 if back.get(1 + i, 0) > 0  # the reverse edge holds the flow
             }
-        self._net.undo(mark)
-        return got, plan
+        return plan
+
+    def _lower(self, source_id: str, project_id: str, cents: int) -> None:
+        """Let the edge carry at most `cents`; flow taken off it goes back to the source
+        and off the project's edge to the sink."""
+        s = 1 + next(i for i, source in enumerate(self.instance.sources) if source.id == source_id)
+        q = self._first_project + self._index[project_id]
+        net, residual = self._net, self._net.residual
+        flow = residual[q][s]
+        if flow <= cents:
+            net._set(s, q, min(residual[s][q], cents - flow))
+            return
+        excess = flow - cents
+        net._set(s, q, 0)
+        net._set(q, s, cents)
+        net._set(0, s, residual[0][s] + excess)
+        net._set(s, 0, residual[s][0] - excess)
+        net._set(q, self._sink, residual[q][self._sink] + excess)
+        net._set(self._sink, q, residual[self._sink][q] - excess)
 
     def state(self) -> tuple[int, frozenset[str], int]:
         """What `restore` needs to undo later additions."""

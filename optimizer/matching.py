@@ -8,11 +8,11 @@ the integer funding model; instances without matching keep the fast max-flow, un
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from math import gcd
 
 from . import flow, solver
-from .flow import FundingFlow
+from .flow import FundingFlow, Plan
 from .funding import PlanModel, fundable
 from .model import Instance, MoneyFormat, Project
 
@@ -40,18 +40,6 @@ def alone(instance: Instance, project: Project) -> int:
         else:
             total += min(limit, source.match_percent * resident // 100)
     return min(project.cost, total)
-
-
-def matches(instance: Instance, plan: Mapping[str, Mapping[str, int]]) -> bool:
-    """Whether a plan (cents per source for each project) gives no project more of a
-    matching grant than that grant's share of the project's resident cents."""
-    residents = [s.id for s in instance.sources if s.resident]
-    grants = [(s.id, s.match_percent) for s in instance.sources if s.match_percent is not None]
-    for cents in plan.values():
-        resident = sum(cents.get(s, 0) for s in residents)
-        if any(100 * cents.get(s, 0) > percent * resident for s, percent in grants):
-            return False
-    return True
 
 
 def most_cents(
@@ -95,6 +83,10 @@ class MatchedFunding:
         # memo cannot answer; built, and brought up to date, only then (`_pending`).
         self._relaxed: FundingFlow | None = None
         self._pending: list[str] = []
+        self._residents = [s.id for s in instance.sources if s.resident]
+        self._grants = [
+            (s.id, s.match_percent) for s in instance.sources if s.match_percent is not None
+        ]
 
     def _relaxation(self) -> FundingFlow:
         if self._relaxed is None:
@@ -116,13 +108,33 @@ class MatchedFunding:
             if self._cost[project_id] == 0:
                 got = bound = 0
             else:
-                bound, plan = self._relaxation().raisable_plan(project_id)
-                if matches(self.instance, plan):  # the bound is reached: no solver needed
+                bound, plan = self._relaxation().raisable_plan(project_id, self._repair)
+                if self._reaches(plan, project_id, bound):  # no solver needed
                     got = bound
         if got is None and (exact or bound == self._cost[project_id]):
             got = most_cents(self.instance, self.funded, project_id, bound)
         self.memo[key] = got, bound
         return got, bound
+
+    def _repair(self, plan: Plan) -> dict[tuple[str, str], int]:
+        """The matching grants' edges that give a project more than its resident cents
+        allow, each with what it allows."""
+        lower = {}
+        for project_id, cents in plan.items():
+            resident = sum(cents.get(s, 0) for s in self._residents)
+            for source_id, percent in self._grants:
+                if 100 * cents.get(source_id, 0) > percent * resident:
+                    lower[(source_id, project_id)] = percent * resident // 100
+        return lower
+
+    def _reaches(self, plan: Plan, project_id: str, bound: int) -> bool:
+        """Whether `plan` is a whole-cent plan giving `project_id` the max-flow's bound, so
+        the bound is exact: every funded project in full, every matching ratio kept."""
+        if sum(plan[project_id].values()) != bound:
+            return False
+        if any(sum(plan[p].values()) != self._cost[p] for p in self.funded):
+            return False
+        return not self._repair(plan)
 
     def try_add(self, project_id: str) -> int:
         """Fund `project_id` if it fits in full; return the most it could raise."""

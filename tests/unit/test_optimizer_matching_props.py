@@ -223,3 +223,40 @@ def test_every_rule_returns_a_plan_that_keeps_the_ratio(election: tuple[Instance
         result = equal_shares(instance, profile, completion=completion)
         assert_valid(result, instance)
         assert most(instance, tuple(instance.project(p) for p in result.selected)) >= 0
+
+
+@SETTINGS
+@given(elections(), st.data())
+def test_the_flows_plan_is_a_valid_plan_and_leaves_the_graph_as_it_was(
+    election: tuple[Instance, Profile], data: st.DataObject
+) -> None:
+    """`raisable_plan` (what lets matched funding skip the integer model): its plan keeps
+    every flow rule, reaches the max-flow's answer unless repaired, keeps the edges a
+    repair lowered, and the graph is unchanged afterwards."""
+    instance, _ = election
+    relaxed = flow.FundingFlow(instance)
+    paying = [p for p in instance.projects if p.cost > 0]
+    order = data.draw(st.permutations([p.id for p in paying]))
+    by_id = {p.id: p for p in instance.projects}
+    sources = {s.id: s for s in instance.sources}
+    for project_id in order:
+        before = [dict(edges) for edges in relaxed._net.residual]
+        cap = data.draw(st.integers(0, 3))
+        repair = {(s.id, project_id): cap for s in instance.sources if s.limit(by_id[project_id])}
+        used = data.draw(st.booleans())
+        most, plan = relaxed.raisable_plan(project_id, (lambda _, r=repair: r) if used else None)
+        assert most == flow.raisable(instance, relaxed.funded, project_id)
+        assert [dict(edges) for edges in relaxed._net.residual] == before
+        spent: dict[str, int] = {}
+        for pid, cents in plan.items():
+            assert sum(cents.values()) <= by_id[pid].cost
+            for source_id, c in cents.items():
+                assert 0 < c <= sources[source_id].limit(by_id[pid])
+                spent[source_id] = spent.get(source_id, 0) + c
+                if used and pid == project_id:
+                    assert c <= cap
+        assert all(spent[s] <= sources[s].amount for s in spent)
+        if not used:
+            assert sum(plan[project_id].values()) == most
+            assert all(sum(plan[p].values()) == by_id[p].cost for p in relaxed.funded)
+        relaxed.try_add(project_id)
