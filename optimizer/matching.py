@@ -2,8 +2,9 @@
 
 A matching ratio ties two amounts on one project, which no max-flow can express, so for an
 instance with a matching grant the flow of `flow.py` is only a relaxation: its "no" is
-final, its "yes" is not. These helpers keep the flow's interface and answer exactly with
-the integer funding model; instances without matching keep the fast max-flow, unchanged.
+final, its "yes" is not. These helpers keep the flow's interface and answer exactly: with
+the flow where its own plan happens to keep every ratio (or can be made to), else with the
+integer funding model. Instances without matching keep the fast max-flow, unchanged.
 """
 
 from __future__ import annotations
@@ -69,9 +70,10 @@ def most_cents(
 
 
 class MatchedFunding:
-    """`FundingFlow`'s interface, answered by the integer model; `memo` may be shared by
-    several runs over the same instance (equal shares re-runs with growing shares, and
-    most of its questions were answered in an earlier run)."""
+    """`FundingFlow`'s interface, answered exactly: by the max-flow where it settles the
+    question, else by the integer model. `memo` may be shared by several runs over the
+    same instance (equal shares re-runs with growing shares, and most of its questions
+    were answered in an earlier run)."""
 
     def __init__(self, instance: Instance, memo: Memo | None = None) -> None:
         self.instance = instance
