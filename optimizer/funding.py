@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from math import gcd
 
 import pulp
 
@@ -106,6 +108,42 @@ def match_constraints(pairs: Sequence[Pair]) -> Iterator[LinearRule]:
             resident = residents.get(project.id, [])
             terms = ((grant, 100), *((key, -source.match_percent) for key in resident))
             yield LinearRule(f"match[{source.id},{project.id}]", terms, "<=", 0)
+
+
+def matching_cuts(projects: Sequence[Project], pairs: Sequence[Pair]) -> Iterator[LinearRule]:
+    """Inequalities every whole-cent plan keeps but fractional cents need not: they make
+    the linear relaxation of a plan with matching grants tight enough to round.
+
+    A fully funded project q of cost C with a grant matching a/b (lowest terms) of its
+    resident cents R, and O cents from its other non-resident sources: R + G + O = C and
+    b*G <= a*R give (a+b)*R + b*O >= b*C. With R and O whole this rounds (the mixed-integer
+    rounding of that row divided by a+b, f the fractional part of b*C/(a+b)) to
+    R + min(b/(a+b), f)/f * O >= ceil(b*C/(a+b)), written here in integers.
+    """
+    by_project: dict[str, list[Source]] = {}
+    for source, project in pairs:
+        by_project.setdefault(project.id, []).append(source)
+    for project in projects:
+        sources = by_project.get(project.id, [])
+        resident = [x_key(s.id, project.id) for s in sources if s.resident]
+        for grant in sources:
+            if grant.match_percent is None or grant.match_percent == 0:
+                continue
+            common = gcd(grant.match_percent, 100)
+            a, b = grant.match_percent // common, 100 // common
+            beta = Fraction(b * project.cost, a + b)
+            f = beta - (beta.numerator // beta.denominator)
+            if f == 0:
+                continue
+            weight = min(Fraction(b, a + b), f) / f  # on the other non-resident cents
+            other = [
+                x_key(s.id, project.id) for s in sources if not s.resident and s.id != grant.id
+            ]
+            scale = weight.denominator
+            terms = tuple((k, scale) for k in resident)
+            terms += tuple((k, weight.numerator) for k in other)
+            rhs = scale * -(-beta.numerator // beta.denominator)
+            yield LinearRule(f"match_cut[{grant.id},{project.id}]", terms, ">=", rhs)
 
 
 def funding_constraints(projects: Sequence[Project], pairs: Sequence[Pair]) -> list[LinearRule]:
@@ -250,6 +288,8 @@ class PlanModel:
         instance: Instance,
         projects: Sequence[Project],
         open_project: Project | None = None,
+        *,
+        cuts: bool = False,
     ) -> None:
         self.paying = [p for p in projects if p.cost > 0]
         extra = [] if open_project is None else [open_project]
@@ -265,6 +305,8 @@ class PlanModel:
         variables: dict[Var, pulp.LpVariable | int] = {y_key(p.id): 1 for p in self.paying}
         variables.update({x_key(s.id, p.id): self.x[k] for k, (s, p) in enumerate(self.pairs)})
         add_rules(self.prob, self.rules, variables)
+        if cuts:  # not plan rules (`cents` checks those): implied by them in whole cents
+            add_rules(self.prob, matching_cuts(self.paying, self.pairs), variables, "k")
 
     def solve(self, weights: Mapping[tuple[str, str], int], *, highs: bool = False) -> str:
         """Optimise sum(weight * cents); pairs without a weight count 0.
@@ -274,13 +316,21 @@ class PlanModel:
         rounds infeasible that exist (money left: $90 of $23.7 million on the
         benchmark's round), so an "infeasible" from CBC is asked again of HiGHS
         (`highs=True`), which is also what answers "is there any plan at all"."""
+        self._objective(weights)
+        return solver.solve_mip(self.prob) if highs else solver.solve(self.prob)
+
+    def relax(self, weights: Mapping[tuple[str, str], int]) -> str:
+        """Optimise the linear relaxation (fractional cents), with HiGHS."""
+        self._objective(weights)
+        return solver.solve_relaxation(self.prob)
+
+    def _objective(self, weights: Mapping[tuple[str, str], int]) -> None:
         terms = [
             weights[(s.id, p.id)] * self.x[k]
             for k, (s, p) in enumerate(self.pairs)
             if (s.id, p.id) in weights
         ]
         self.prob.setObjective(pulp.lpSum(terms))
-        return solver.solve_mip(self.prob) if highs else solver.solve(self.prob)
 
     def cents(self) -> dict[tuple[str, str], int]:
         """The solved cents per (source, project), checked against every rule."""

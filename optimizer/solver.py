@@ -126,6 +126,11 @@ def solve_mip(prob: pulp.LpProblem, time_limit: float | None = None) -> str:
     return _run(prob, make_mip_solver(time_limit))
 
 
+def solve_relaxation(prob: pulp.LpProblem) -> str:
+    """Solve the linear relaxation (integrality dropped) in place with HiGHS."""
+    return _run(prob, pulp.HiGHS(msg=False, mip=False))
+
+
 def _run(prob: pulp.LpProblem, engine: pulp.LpSolver) -> str:
     try:
         prob.solve(engine)
