@@ -28,6 +28,7 @@ from optimizer import (
 from optimizer.canonical import canonical_input
 from optimizer.flow import FundingFlow
 from optimizer.flow import feasible as flow_feasible
+from optimizer.funding import matching_cuts, x_key
 from optimizer.matching import funding_for, ratio_text
 
 from .test_optimizer_rules import approvals, assert_well_formed, codes
@@ -343,3 +344,31 @@ def test_canonical_input_records_the_ratio() -> None:
     assert b'"match_percent":null' in canonical_input(plain, profile, "greedy", {})
     assert b'"match_percent":200' in canonical_input(matched, profile, "greedy", {})
     assert fingerprint(plain, profile, "greedy") != fingerprint(matched, profile, "greedy")
+
+
+def test_the_rounding_cut_asks_whole_cents_of_residents() -> None:
+    # A 10-cent project, the pool, a 1:2 grant and a second, unmatched grant. In fractional
+    # cents residents could give 6.67 and the 1:2 grant 3.33; in whole cents the grant
+    # gives at most 3, so residents and the unmatched grant together give at least 7.
+    bench = Project("bench", 10)
+    pool, half, other = Source("pool", 20), city(20, 50), Source("fund", 20, "grant")
+    pairs = [(pool, bench), (half, bench), (other, bench)]
+    (cut,) = matching_cuts([bench], pairs)
+    assert cut.sense == ">=" and cut.rhs == 7
+    assert dict(cut.terms) == {x_key("pool", "bench"): 1, x_key("fund", "bench"): 1}
+    # Every whole-cent plan of the project keeps it, and it cuts off the fractional one.
+    for grant in range(11):
+        for resident in range(11 - grant):
+            fund_cents = 10 - grant - resident
+            if 100 * grant <= 50 * resident:
+                assert resident + fund_cents >= 7
+    # A 1:1 grant has no fractional part to round: no cut.
+    assert list(matching_cuts([bench], [(pool, bench), (city(20, 100), bench)])) == []
+
+
+def test_most_cents_by_rounding_agrees_with_the_whole_model() -> None:
+    # Three funded projects at 1:2 (each needs ceil(2C/3) resident cents) and a fourth
+    # asking what is left of the pool: 100 - 7 - 8 - 14 = 71 cents (72.67 in fractions).
+    projects = (Project("a", 10), Project("b", 11), Project("c", 20), Project("d", 500))
+    inst = Instance(projects, (Source("pool", 100), city(100, 50, projects=frozenset("abc"))))
+    assert raisable(inst, ["a", "b", "c"], "d") == 100 - 7 - 8 - 14
