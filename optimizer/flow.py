@@ -35,12 +35,19 @@ class _Network:
 
     def __init__(self, size: int) -> None:
         self.residual: list[dict[int, int]] = [{} for _ in range(size)]
+        # feeding[v]: the nodes u with residual[u][v] > 0, which the backward search needs
+        # (the pool's node has an edge to every project, but feeds only those it funds)
+        self.feeding: list[set[int]] = [set() for _ in range(size)]
         self._log: list[tuple[int, int, int | None]] = []
 
     def _set(self, u: int, v: int, value: int) -> None:
         edges = self.residual[u]
         self._log.append((u, v, edges.get(v)))
         edges[v] = value
+        if value > 0:
+            self.feeding[v].add(u)
+        else:
+            self.feeding[v].discard(u)
 
     def add(self, u: int, v: int, capacity: int, flow: int = 0) -> None:
         """An edge of `capacity` already carrying `flow`."""
@@ -64,6 +71,10 @@ class _Network:
                 del residual[u][v]
             else:
                 residual[u][v] = old
+            if old is not None and old > 0:
+                self.feeding[v].add(u)
+            else:
+                self.feeding[v].discard(u)
 
     def augment(self, source: int, sink: int) -> int:
         """Push as much extra flow as possible from source to sink; return the amount."""
@@ -74,8 +85,8 @@ class _Network:
             queue = deque([sink])
             while queue and source not in towards:
                 v = queue.popleft()
-                for u in residual[v]:  # an edge's reverse is always stored beside it
-                    if u not in towards and residual[u][v] > 0:
+                for u in self.feeding[v]:
+                    if u not in towards:
                         towards[u] = v
                         queue.append(u)
             if source not in towards:

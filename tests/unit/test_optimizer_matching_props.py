@@ -241,12 +241,18 @@ def test_the_flows_plan_is_a_valid_plan_and_leaves_the_graph_as_it_was(
     sources = {s.id: s for s in instance.sources}
     for project_id in order:
         before = [dict(edges) for edges in relaxed._net.residual]
+        feeding = [set(nodes) for nodes in relaxed._net.feeding]
         cap = data.draw(st.integers(0, 3))
         repair = {(s.id, project_id): cap for s in instance.sources if s.limit(by_id[project_id])}
         used = data.draw(st.booleans())
         most, plan = relaxed.raisable_plan(project_id, (lambda _, r=repair: r) if used else None)
         assert most == flow.raisable(instance, relaxed.funded, project_id)
         assert [dict(edges) for edges in relaxed._net.residual] == before
+        assert relaxed._net.feeding == feeding
+        assert all(  # what the backward search walks: exactly the edges with capacity left
+            nodes == {u for u, edges in enumerate(before) if edges.get(v, 0) > 0}
+            for v, nodes in enumerate(feeding)
+        )
         spent: dict[str, int] = {}
         for pid, cents in plan.items():
             assert sum(cents.values()) <= by_id[pid].cost
