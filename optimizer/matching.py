@@ -72,6 +72,11 @@ def most_cents(
         raise ValueError("the selected projects cannot be funded together")
     if status != solver.OPTIMAL:
         raise solver.SolverError(f"raise model ended {status}")
+    return _raised(model, project_id)
+
+
+def _raised(model: PlanModel, project_id: str) -> int:
+    """Whole cents the solved plan gives `project_id`, every rule checked."""
     return sum(c for (_, p), c in model.cents().items() if p == project_id)
 
 
@@ -89,6 +94,7 @@ def _rounded(model: PlanModel, objective: dict[tuple[str, str], int], bound: int
     """
     if model.relax(objective) != solver.OPTIMAL:
         return None
+    (open_id,) = {project for _, project in objective}
     values = [var.value() for var in model.x.values()]
     target = min(bound, math.floor(pulp.value(model.prob.objective) + 1e-6))
     for only_zeros in (False, True):
@@ -102,7 +108,7 @@ def _rounded(model: PlanModel, objective: dict[tuple[str, str], int], bound: int
         for var in fixed:
             var.lowBound, var.upBound = 0, None
         if status == solver.OPTIMAL:
-            got = sum(objective.get(key, 0) * c for key, c in model.cents().items())
+            got = _raised(model, open_id)
             if got == target:
                 break
     else:
@@ -116,7 +122,7 @@ def _rounded(model: PlanModel, objective: dict[tuple[str, str], int], bound: int
         model.prob += (raised >= target + 1, "above_target")  # the model is spent after
         status = model.solve(objective, highs=True)
         if status == solver.OPTIMAL:  # more than the relaxation said: the integer optimum
-            return sum(objective.get(key, 0) * c for key, c in model.cents().items())
+            return _raised(model, open_id)
         if status != solver.INFEASIBLE:
             raise solver.SolverError(f"raise model ended {status}")
     return target
