@@ -190,7 +190,7 @@ def _analyse(
         if instance.constrained:
             why = binding(instance, model.scores, found.chosen, forced.chosen, project.id)
         return lowers(instance, project.id, loss, found.support, why), forced.statuses
-    with_it = best_cost_with(model, bound, found.support, project.id)
+    with_it = best_cost_with(model, bound, found.support, project.id, found.cost)
     score = model.scores[project.id]
     explanation = tied(project, score, found.support, found.cost, with_it.cost, money)
     return explanation, forced.statuses + with_it.statuses

@@ -9,6 +9,9 @@ written out again here, on purpose: the tests must not trust the code they check
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,9 +25,10 @@ from optimizer import (
     allocate,
     check_plan,
     support,
+    welfare_search,
 )
 
-from .test_optimizer_bruteforce import fundable
+from .test_optimizer_bruteforce import RENTS, fundable
 
 IDS = ("1", "10", "2", "a", "b", "c", "d")
 AREAS = ("food", "park")
@@ -102,9 +106,15 @@ def keeps_rules(instance: Instance, chosen: set[str], scores: dict[str, int]) ->
     return True
 
 
+@pytest.mark.parametrize("rent", RENTS)
 @SETTINGS
 @given(elections())
-def test_max_welfare_is_the_best_subset_meeting_every_rule(election) -> None:
+def test_max_welfare_is_the_best_subset_meeting_every_rule(rent: float, election) -> None:
+    with patch.object(welfare_search, "RENT", rent):
+        _max_welfare_is_the_best_subset_meeting_every_rule(election)
+
+
+def _max_welfare_is_the_best_subset_meeting_every_rule(election) -> None:
     instance, profile = election
     scores = support(instance, profile)
     ordered = sorted(instance.projects, key=lambda p: p.id)
