@@ -48,8 +48,7 @@ def test_the_walk_finds_the_first_ids_from_any_witness(
     rent: float, incompatible: tuple[frozenset[str], ...], witness: set[str], answer: set[str]
 ) -> None:
     model = four_equal(incompatible)
-    with patch.object(welfare_search, "RENT", rent):
-        chosen, statuses = welfare_search._walk(model, frozenset(witness), {})
+    chosen, statuses = welfare_search._walk(model, frozenset(witness), {}, rent)
     assert chosen == answer
     assert all(s == "optimal" for s in statuses)
 
