@@ -162,7 +162,7 @@ def _walk(
     The walk asks the first kind until those asked since the last question of the second
     kind have taken as long as one of that kind did (`rent` before the first: the best
     support's solve, at most `RENT`), then asks the second: never much worse than either
-    alone, and on that round 7 s where either alone took 34-38 s. Both are exact, so the
+    alone, and on that round 7 s where either alone took 33-38 s. Both are exact, so the
     answer does not depend on the timing."""
     fixed = dict(region)
     order = [p for p in model.ids if p not in region]  # model.ids is sorted
