@@ -170,9 +170,20 @@ def test_an_rq_worker_runs_the_job_and_the_page_follows_it(app, make_client, mon
         status = organizer.get(f"{base}/jobs/{job.id}").get_json()
         assert status["status"] == "queued" and status["done"] == 0
 
-        # A real RQ worker process (as `rq worker` runs beside the app) does the work.
+        # A real RQ worker process (as `rq worker` runs beside the app) does the work;
+        # its class only polls for commands every second, so it exits when done.
+        quick = "tests.integration.rq_quick_exit.QuickExitWorker"
         worker = subprocess.run(
-            [str(BIN / "rq"), "worker", "--burst", "--url", url, queue_name],
+            [
+                str(BIN / "rq"),
+                "worker",
+                "--burst",
+                "--worker-class",
+                quick,
+                "--url",
+                url,
+                queue_name,
+            ],
             env=child_env(),
             capture_output=True,
             text=True,
