@@ -33,10 +33,9 @@ IDS = ("1", "10", "2", "9", "a", "b", "c", "d")  # string order differs from num
 CATEGORIES = ("food", "park", None)
 
 
-# The max-welfare walk asks "can p be in?" until those questions have taken RENT
-# seconds, then "may any new project come in?": 0 makes it alternate, so both kinds
-# of question (and the walk's early end) are checked; the default on instances this
-# small only ever asks the first kind.
+# The max-welfare walk asks "can p be in?" until those questions have taken as long as
+# the best-support solve (at most RENT seconds), then "may any new project come in?".
+# RENT 0 makes it alternate from the first id; the default mixes them by timing.
 RENTS = [0.0, welfare_search.RENT]
 
 
